@@ -1,0 +1,28 @@
+"""The `albertzero` entry points: same CLI from the console script and `python -m`, one-line usage errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from albertzero_utils.cli import COMMANDS, build_parser, main
+
+
+def test_python_dash_m_is_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "albertzero_utils", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "albertzero" in done.stdout
+
+
+def test_unknown_subcommand_is_one_line_error(capsys) -> None:
+    try:
+        main(["no-such-command"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error" in err[0] and "Traceback" not in err[0]
+
+
+def test_every_registered_command_is_buildable() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) <= set(COMMANDS)
