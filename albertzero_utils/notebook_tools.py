@@ -1,0 +1,77 @@
+"""Helpers shared by the chapter notebooks, and `python -m albertzero_utils.notebook_tools normalize NB...`.
+
+The notebooks call :func:`select_device` and :func:`banner` in their first cells; `make notebooks` calls
+:func:`normalize_notebook` after executing them so committed notebooks diff cleanly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_URL = "https://github.com/albertzero/albertZero"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def in_colab() -> bool:
+    """True inside Google Colab (the notebooks' install cell runs only there)."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def colab_url(notebook_name: str, branch: str = "main") -> str:
+    """The 'Open in Colab' link for a notebook of this repository."""
+    repo = REPO_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{repo}/blob/{branch}/notebooks/{notebook_name}"
+
+
+def select_device(prefer: str | None = None) -> str:
+    """The best available device: cuda, then mps, then cpu (or `prefer`, when given)."""
+    import torch
+
+    if prefer:
+        return prefer
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def banner(**facts: Any) -> str:
+    """A one-box summary of what this notebook run uses (profile, model, data, device...)."""
+    width = max(len(k) for k in facts) if facts else 0
+    lines = [f"{key:<{width}} : {value}" for key, value in facts.items()]
+    rule = "=" * max((len(line) for line in lines), default=20)
+    return "\n".join([rule, *lines, rule])
+
+
+def normalize_notebook(path: Path) -> None:
+    """Normalise a notebook in place: `python3` kernelspec, no volatile per-cell metadata."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb.setdefault("metadata", {})["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
+    nb["metadata"].pop("widgets", None)
+    for cell in nb.get("cells", []):
+        cell.get("metadata", {}).pop("execution", None)
+    tmp = path.with_suffix(".ipynb.tmp")
+    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    """CLI: `normalize NB...`."""
+    if len(argv) < 2 or argv[0] != "normalize":
+        sys.stderr.write("usage: python -m albertzero_utils.notebook_tools normalize NOTEBOOK...\n")
+        return 2
+    for name in argv[1:]:
+        normalize_notebook(Path(name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
