@@ -1,0 +1,101 @@
+"""`albertzero compare`: baseline vs re-init arms over several seeds (paired), then summary, table and figures.
+
+Runs go to ``OUT/ARM/seed-S/`` in seed-major order, so an interrupted sweep already holds complete pairs;
+running the same command again skips finished runs and resumes unfinished ones.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .plot import add_early_fraction_argument
+from .train import add_training_arguments, overrides_from_args
+from ..stats import headline
+
+HELP = "compare baseline and re-init arms over seeds (paired design): runs, summary.json, table and figures"
+
+#: Per-run options that the comparison sets itself (--arms, --seeds, automatic resume).
+PER_RUN_OPTIONS = ("seed", "reinit", "resume_from_checkpoint", "overwrite_output_dir")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..experiment import DEFAULT_ARMS
+
+    parser.add_argument("--arms", default=DEFAULT_ARMS, metavar="ARM[,ARM]",
+                        help="baseline (no re-init), reinit (ffn_output), any other re-init target name "
+                             f"(attention_output, pooler, ...) or NAME=T1+T2 (default {DEFAULT_ARMS})")
+    parser.add_argument("--seeds", metavar="S[,S]", help="seeds, one paired run per arm each (default: the "
+                                                         "profile's, 0,1,2)")
+    add_early_fraction_argument(parser)
+    add_training_arguments(parser, exclude=PER_RUN_OPTIONS)
+    for action in parser._actions:  # argparse has no public way to reword an inherited option's help
+        if action.dest == "output_dir":
+            action.help = "the comparison directory: OUT/ARM/seed-S/ runs, summary.json, figures (default " \
+                          "runs/PROFILE/compare)"
+
+
+def _output_dir(args: argparse.Namespace, profile: str) -> Path:
+    """--output-dir, else a config file's output_dir, else runs/PROFILE/compare."""
+    from ..profiles import load_config_file
+
+    if args.output_dir:
+        return Path(args.output_dir)
+    from_file = load_config_file(args.config).get("output_dir") if args.config else None
+    return Path(from_file) if from_file else Path("runs") / profile / "compare"
+
+
+def _ci(stats: dict[str, Any], signed: bool = False) -> str:
+    """'12.34 [10.01, 14.67]' (or 'no CI (1 seed)'), signed for gains."""
+    if stats["mean"] is None:
+        return "n/a"
+    number = "{:+.2f}" if signed else "{:.2f}"
+    if stats["ci_low"] is None:
+        return number.format(stats["mean"]) + " (no CI: 1 seed)"
+    return f"{number.format(stats['mean'])} [{number.format(stats['ci_low'])}, {number.format(stats['ci_high'])}]"
+
+
+def format_table(summary: dict[str, Any], metric: str | None = None) -> str:
+    """Per arm: final mean of `metric` (default: the headline) with CI, and the early and final paired gains."""
+    metric = metric or headline(summary)
+    level = f"{summary['confidence']:.0%} CI"
+    header = (f"{'arm':<18} {f'final {metric} [{level}]':<30} {f'early gain [{level}]':<30} "
+              f"{f'final gain [{level}]':<30}")
+    lines = [header, "-" * len(header)]
+    final_point = summary["points"][-1]
+    for arm in summary["arms"]:
+        is_baseline = arm == summary["baseline"]
+        early = "-" if is_baseline else _ci(summary["early_gain"][arm][metric], signed=True)
+        final = "-" if is_baseline else _ci(summary["final_gain"][arm][metric], signed=True)
+        lines.append(f"{arm:<18} {_ci(final_point['arms'][arm][metric]):<30} {early:<30} {final:<30}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiment import conclusion, parse_arms, parse_seeds, run_comparison
+    from ..plots import write_figures
+    from ..profiles import resolve
+
+    arms = parse_arms(args.arms)
+    overrides = overrides_from_args(args)
+    for name in ("arms", "seeds", "early_fraction"):
+        overrides.pop(name, None)
+    if args.seeds is not None:
+        overrides["seeds"] = tuple(parse_seeds(args.seeds))
+    cfg = resolve(args.profile, args.config, overrides)
+    out = _output_dir(args, cfg.profile)
+    seeds = parse_seeds(",".join(map(str, cfg.seeds)))
+    print(f"albertzero compare: profile {cfg.profile!r}, arms {', '.join(a.name for a in arms)}, "
+          f"seeds {', '.join(map(str, seeds))} -> {out}", flush=True)
+    summary = run_comparison(cfg, arms, seeds, out, early_fraction=args.early_fraction,
+                             log=lambda line: print(line, flush=True))
+    window = summary["early_window"]
+    print(f"\n{summary['n_seeds']} seed(s); final step {summary['final_step']}; early window: {window['definition']}")
+    metrics = dict.fromkeys([headline(summary), "f1"])  # the headline first, then F1
+    for metric in metrics:
+        print(f"\n{format_table(summary, metric)}\n\n{conclusion(summary, metric)}")
+    print()
+    print(out / "summary.json")
+    for path in write_figures(summary, out):
+        print(path)
+    return 0

@@ -1,0 +1,49 @@
+"""`albertzero evaluate`: the official SQuAD 2.0 evaluation (same arguments as evaluate-v2.0.py)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from ..fileio import write_text_atomic
+
+HELP = "Score predictions.json against a SQuAD 2.0 file, exactly like the official evaluate-v2.0.py."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The official script's arguments, with the same short flags and defaults."""
+    parser.add_argument("data_file", metavar="data.json", help="Input data JSON file.")
+    parser.add_argument("pred_file", metavar="pred.json", help="Model predictions.")
+    parser.add_argument("--out-file", "-o", metavar="eval.json",
+                        help="Write accuracy metrics to file (default is stdout).")
+    parser.add_argument("--na-prob-file", "-n", metavar="na_prob.json",
+                        help="Model estimates of probability of no answer (e.g. null_odds.json).")
+    parser.add_argument("--na-prob-thresh", "-t", type=float, default=1.0,
+                        help='Predict "" if no-answer probability exceeds this (default = 1.0).')
+    parser.add_argument("--out-image-dir", "-p", metavar="out_images", default=None,
+                        help="Save precision-recall curves to directory.")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="Also report, on stderr, predictions for ids that are not in the data file.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, then print the metrics (indent 2) or write them to --out-file (compact, like the original)."""
+    from ..metrics import evaluate_files, read_predictions
+
+    out_eval = evaluate_files(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh,
+                              args.out_image_dir)
+    if args.verbose:
+        _report_ignored(args.data_file, read_predictions(args.pred_file))
+    if args.out_file:
+        write_text_atomic(Path(args.out_file), json.dumps(out_eval))
+    else:
+        print(json.dumps(out_eval, indent=2))
+    return 0
+
+
+def _report_ignored(data_file: str, preds: dict[str, str]) -> None:
+    from ..data import flatten_squad, load_squad_json
+
+    known = {row["id"] for row in flatten_squad(load_squad_json(data_file, check_offsets=False))}
+    unknown = [qid for qid in preds if qid not in known]
+    sys.stderr.write(f"{len(preds)} predictions, {len(unknown)} for ids not in {data_file} (ignored)\n")

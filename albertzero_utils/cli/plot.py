@@ -1,0 +1,35 @@
+"""`albertzero plot DIR [DIR ...]`: recompute summary.json and redraw the figures of comparison directories."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "recompute summary.json and draw early_gain/loss_curves/hasans_noans PNGs for comparison directories"
+
+
+def add_early_fraction_argument(parser: argparse.ArgumentParser) -> None:
+    """--early-fraction, shared with `albertzero compare`."""
+    from ..experiment import DEFAULT_EARLY_FRACTION
+
+    parser.add_argument("--early-fraction", type=float, default=DEFAULT_EARLY_FRACTION, metavar="F",
+                        help="the early window is the evaluation points in the first F of training steps "
+                             f"(default {DEFAULT_EARLY_FRACTION})")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("compare_dirs", nargs="+", type=Path, metavar="DIR",
+                        help="a comparison directory written by `albertzero compare` (ARM/seed-S/ runs)")
+    add_early_fraction_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..experiment import summarize, write_json
+    from ..plots import write_figures
+
+    for compare_dir in args.compare_dirs:
+        summary = summarize(compare_dir, early_fraction=args.early_fraction)
+        write_json(compare_dir / "summary.json", summary)
+        print(compare_dir / "summary.json")
+        for path in write_figures(summary, compare_dir):
+            print(path)
+    return 0

@@ -1,0 +1,87 @@
+"""`albertzero train`: fine-tune one model (one arm, one seed) with early-dense evaluation and exact resume.
+
+Settings come from a profile (smoke, colab, paper), then ``--config FILE`` (YAML/JSON), then the flags.
+The argument definitions are reusable (`albertzero compare` adds them too, minus the per-run ones).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Any, Iterable
+
+from ..profiles import MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
+
+HELP = "fine-tune ALBERT on SQuAD 2.0 (one run), with early-dense evaluation and exact resume"
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable[str] = ()) -> None:
+    """Add every training option (``exclude``: dests to leave out, e.g. ``seed``, ``output_dir``)."""
+    skip = set(exclude)
+
+    def option(flag: str, **kwargs: Any) -> None:
+        dest = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
+        if dest not in skip:
+            parser.add_argument(flag, default=None, **kwargs)
+
+    option("--profile", choices=list(PROFILES),
+           help="base settings: smoke (offline, CPU, tiny model; default offline or without a GPU), colab "
+                "(albert-base-v2, one epoch on a T4; default with a GPU) or paper (the ALBERT paper's recipe)")
+    option("--config", metavar="FILE", help="YAML or JSON file of options (applied after the profile)")
+    option("--model", metavar="NAME_OR_DIR", help="hub id or local directory (config-only dirs: random weights)")
+    option("--train-file", metavar="FILE", help="official-format SQuAD 2.0 JSON (or sample:train)")
+    option("--eval-file", metavar="FILE", help="official-format SQuAD 2.0 JSON (or sample:dev)")
+    option("--dataset", metavar="HUB_ID", help="hub dataset for the splits without a file (rajpurkar/squad_v2)")
+    option("--max-train-samples", type=int, metavar="N", help="keep the first N training questions")
+    option("--max-eval-samples", type=int, metavar="N", help="evaluate on a fixed subset of N questions")
+    option("--final-eval-full", action=argparse.BooleanOptionalAction,
+           help="after training, evaluate once more on the whole eval set")
+    option("--reinit", metavar="TARGET[,TARGET]|none", help="parts of the shared block to re-draw (ffn_output)")
+    option("--seed", type=int, help="seed of the model heads, dropout, data order and re-init")
+    option("--output-dir", metavar="DIR", help="where the run's files go (default runs/PROFILE/REINIT-seedS)")
+    option("--num-epochs", type=int, metavar="N")
+    option("--max-steps", type=int, metavar="N", help="optimizer steps (overrides --num-epochs)")
+    option("--batch-size", type=int, metavar="N", help="per process and micro-batch")
+    option("--eval-batch-size", type=int, metavar="N")
+    option("--gradient-accumulation-steps", type=int, metavar="N")
+    option("--learning-rate", type=float, metavar="LR")
+    option("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (not on biases/LayerNorm)")
+    option("--warmup-ratio", type=float, metavar="R", help="linear warm-up over this fraction of the steps")
+    option("--max-seq-length", type=int, metavar="N")
+    option("--doc-stride", type=int, metavar="N")
+    option("--max-query-length", type=int, metavar="N")
+    option("--eval-steps", type=int, metavar="N", help="evaluate every N steps (default: early-dense schedule)")
+    option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
+    option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
+    option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
+    option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
+    option("--mixed-precision", choices=MIXED_PRECISION_CHOICES,
+           help="auto: bf16 where the GPU supports it, fp16 on other GPUs, no on CPU")
+    option("--gradient-checkpointing", action=argparse.BooleanOptionalAction, help="trade compute for memory")
+    option("--cpu", action=argparse.BooleanOptionalAction, help="train on the CPU even if a GPU is present")
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields given on the command line (flags left out are not overrides)."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"profile"}
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if overrides.get("overwrite_output_dir") is False:
+        del overrides["overwrite_output_dir"]
+    if "dataset" in overrides:  # --dataset replaces the profile's files unless files are given too
+        overrides.setdefault("train_file", None)
+        overrides.setdefault("eval_file", None)
+    return overrides
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_training_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..profiles import describe, resolve
+    from ..train import train
+
+    cfg = resolve(args.profile, args.config, overrides_from_args(args))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"albertzero train: profile {cfg.profile!r}, resolved settings:\n{describe(cfg)}", flush=True)
+    train(cfg)
+    return 0

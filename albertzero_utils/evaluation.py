@@ -1,0 +1,115 @@
+"""Evaluation during training: the early-dense schedule, a fixed dev subset, and one metrics record.
+
+Each evaluation runs the model over the eval windows (gathered across processes), post-processes them into
+answers and null odds, and scores them with the official SQuAD 2.0 metric. The ``best_*`` keys come from a
+threshold sweep over the *span* answers with the null odds as na-probs (the thresholded answers have
+already lost their spans), the other keys from the thresholded answers.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import build_eval_features, gold_answers
+from .features import FeatureConfig
+from .metrics import squad_v2_metrics
+from .postprocess import PostprocessConfig, Predictions, postprocess
+
+#: The eval subset is the same for every run (arm and seed): it depends on this constant only.
+SUBSET_SEED = 20200926
+MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+SWEEP_KEYS = ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")
+
+
+def eval_schedule(total_steps: int, *, interval: int | None = None, late_count: int = 8) -> list[int]:
+    """The optimizer steps after which to evaluate; the last step is always included.
+
+    With ``interval``: every ``interval`` steps. Without (early-dense): steps 1, 2, 4, 8, ... up to
+    ``total_steps / late_count``, then ``late_count`` evenly spaced points; the early gain of a re-init
+    shows in the first few hundred steps, where a fixed interval would see little.
+    """
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    if interval is not None:
+        steps = set(range(interval, total_steps + 1, interval))
+    else:
+        spacing = total_steps / late_count
+        steps = {2**k for k in range(total_steps.bit_length()) if 2**k <= spacing}
+        steps |= {max(1, total_steps * j // late_count) for j in range(1, late_count + 1)}
+    steps.add(total_steps)
+    return sorted(steps)
+
+
+def quiet_unless(main: bool) -> dict[str, bool]:
+    """tqdm keywords: no bar on other processes; on the main one, tqdm's defaults (TQDM_DISABLE works)."""
+    return {} if main else {"disable": True}
+
+
+def fixed_subset(examples: datasets.Dataset, max_samples: int | None) -> datasets.Dataset:
+    """At most ``max_samples`` questions drawn once with :data:`SUBSET_SEED` (file order kept)."""
+    if max_samples is None or max_samples >= len(examples):
+        return examples
+    chosen = random.Random(SUBSET_SEED).sample(range(len(examples)), max_samples)
+    return examples.select(sorted(chosen))
+
+
+@dataclass
+class EvalSet:
+    """The questions, their windows (for post-processing), the model inputs and the gold answers."""
+
+    examples: datasets.Dataset
+    features: datasets.Dataset
+    loader: Any  # a DataLoader over the model inputs (prepared by the Accelerator)
+    golds: dict[str, list[str]]
+
+
+def build_eval_set(examples: datasets.Dataset, tokenizer: Any, feature_cfg: FeatureConfig, batch_size: int,
+                   accelerator: Any) -> EvalSet:
+    """Windows + a sequential DataLoader; features are built on the main process first (cache file)."""
+    with accelerator.main_process_first():
+        features = build_eval_features(examples, tokenizer, feature_cfg)
+    inputs = features.select_columns(MODEL_INPUTS).with_format("torch")
+    # A private generator: creating an iterator then draws nothing from the global RNG (exact resume).
+    loader = torch.utils.data.DataLoader(inputs, batch_size=batch_size, shuffle=False,
+                                         generator=torch.Generator().manual_seed(0))
+    return EvalSet(examples, features, accelerator.prepare(loader), gold_answers(examples))
+
+
+@torch.no_grad()
+def predict_logits(model: Any, eval_set: EvalSet, accelerator: Any, *, desc: str = "eval") -> tuple[np.ndarray, ...]:
+    """Start, end and answerability logits of every window, in order ([N, L], [N, L], [N, 2] float32)."""
+    was_training = model.training
+    model.eval()
+    parts: list[tuple[torch.Tensor, ...]] = []
+    for batch in tqdm(eval_set.loader, desc=desc, leave=False, **quiet_unless(accelerator.is_main_process)):
+        out = model(**batch)
+        gathered = accelerator.gather_for_metrics((out.start_logits, out.end_logits, out.has_logits))
+        parts.append(tuple(t.float().cpu() for t in gathered))
+    model.train(was_training)
+    return tuple(torch.cat([p[i] for p in parts]).numpy() for i in range(3))
+
+
+def score(golds: dict[str, list[str]], predictions: Predictions) -> dict[str, float]:
+    """The official keys for the thresholded answers, the ``best_*`` sweep over the span answers, and
+    ``HasAns_span_exact``/``HasAns_span_f1``: the best span on answerable questions, never abstaining (how
+    well the reader extracts, separately from when it abstains)."""
+    thresholded = squad_v2_metrics(golds, predictions.answers)
+    swept = squad_v2_metrics(golds, predictions.span_answers, na_probs=predictions.null_odds)
+    answerable = {qid: texts for qid, texts in golds.items() if texts}
+    span = squad_v2_metrics(answerable, predictions.span_answers) if answerable else {"exact": 0.0, "f1": 0.0}
+    return {**thresholded, **{key: swept[key] for key in SWEEP_KEYS},
+            "HasAns_span_exact": span["exact"], "HasAns_span_f1": span["f1"]}
+
+
+def evaluate(model: Any, eval_set: EvalSet, accelerator: Any, cfg: PostprocessConfig, *,
+             desc: str = "eval") -> tuple[dict[str, float], Predictions]:
+    """Metrics (official keys, flat) and predictions of `model` on `eval_set`."""
+    start, end, has = predict_logits(model, eval_set, accelerator, desc=desc)
+    predictions = postprocess(eval_set.examples, eval_set.features, start, end, has, cfg)
+    return score(eval_set.golds, predictions), predictions

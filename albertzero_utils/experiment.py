@@ -1,0 +1,294 @@
+"""The re-init experiment: arms x seeds in a paired design, then summary statistics with t-intervals.
+
+Layout of a comparison directory ``OUT``: ``OUT/ARM/seed-S/`` (one training run each, finished iff it holds
+``done.json``), ``OUT/comparison.json`` (the arms and seeds asked for) and ``OUT/summary.json``.
+Within a seed every arm shares the whole configuration except ``reinit``, so ``arm - baseline`` per seed is
+a paired difference: the seed-to-seed noise common to both arms cancels.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, DataError
+from .fileio import write_json_atomic as write_json
+from .stats import conclusion, gain_table, summarize_aligned
+
+__all__ = ["Arm", "arm_config", "check_same_config", "conclusion", "early_window", "gain_table", "is_finished",
+           "parse_arms", "parse_seeds", "read_metrics", "run_comparison", "run_dir", "summarize", "write_json"]
+
+BASELINE = "baseline"
+DEFAULT_ARMS = "baseline,reinit"
+DEFAULT_EARLY_FRACTION = 0.25
+#: Metrics summarised at every evaluation point (keys of each metrics.jsonl record).
+METRICS = ("f1", "exact", "HasAns_f1", "NoAns_f1", "best_f1", "HasAns_span_f1", "train_loss")
+#: config.json fields that may differ between a run and its continuation without changing its result
+#: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
+IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds"})
+_ARM_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One experimental condition: its name (a directory) and the re-init targets (empty = baseline)."""
+
+    name: str
+    targets: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "no re-init" if not self.targets else "re-init " + " + ".join(self.targets)
+
+
+def parse_arms(spec: str) -> list[Arm]:
+    """Parse ``baseline,reinit,pooler,both=ffn_output+attention_output`` into arms.
+
+    ``baseline`` re-initialises nothing, ``reinit`` is ``ffn_output``, any other bare name is a target
+    (``a+b`` for several) and ``name=t1+t2`` names a combination. The baseline is required: every gain is
+    measured against it.
+    """
+    arms: list[Arm] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        name, _, target_text = item.partition("=")
+        name = name.strip()
+        if not target_text:
+            target_text = {"baseline": "", "reinit": "ffn_output"}.get(name, name)
+        targets = tuple(t.strip() for t in target_text.split("+") if t.strip())
+        if not _ARM_NAME.match(name):
+            raise ConfigError(f"--arms: arm name {name!r} may only use letters, digits and _ . + -")
+        if (name == BASELINE) != (not targets):
+            raise ConfigError(f"--arms: {item!r}: only {BASELINE!r} re-initialises nothing")
+        if any(arm.name == name for arm in arms):
+            raise ConfigError(f"--arms: arm {name!r} is listed twice")
+        arms.append(Arm(name, targets))
+    if not any(arm.name == BASELINE for arm in arms) or len(arms) < 2:
+        raise ConfigError(f"--arms {spec!r}: need {BASELINE!r} and at least one re-init arm to compare with it")
+    return arms
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """Parse ``0,1,2`` into distinct non-negative seeds."""
+    try:
+        seeds = [int(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds {spec!r}: expected comma-separated integers such as 0,1,2") from None
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {spec!r}: expected distinct non-negative integers such as 0,1,2")
+    return seeds
+
+
+
+
+
+def run_dir(output_dir: str | os.PathLike, arm: str, seed: int) -> Path:
+    """Where one arm/seed run lives."""
+    return Path(output_dir) / arm / f"seed-{seed}"
+
+
+def is_finished(path: Path) -> bool:
+    """A run is finished iff its done.json exists (the engine writes it last)."""
+    return (path / "done.json").is_file()
+
+
+# --------------------------------------------------------------------------------------------- running
+
+
+def arm_config(cfg: Any, arm: Arm, seed: int, output_dir: str | os.PathLike) -> Any:
+    """The config of one arm and seed: the shared config with only seed, reinit and output_dir changed."""
+    return dataclasses.replace(cfg, seed=seed, reinit=arm.targets, resume_from_checkpoint=None,
+                               output_dir=str(run_dir(output_dir, arm.name, seed)))
+
+
+def check_same_config(path: Path, cfg: Any) -> None:
+    """Raise ConfigError if the run at `path` was started with a different config (IGNORED_FIELDS aside)."""
+    config_file = path / "config.json"
+    try:
+        saved = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{config_file}: unreadable run config ({exc})") from None
+    # Only the settings are compared: the run facts config.json also holds (device, versions) may differ.
+    wanted = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    for key, value in wanted.items():
+        if key not in IGNORED_FIELDS and saved.get(key, "<absent>") != value:
+            raise ConfigError(
+                f"{config_file}: this run has {key}={saved.get(key, '<absent>')!r} but the comparison asks for "
+                f"{value!r}; use another --output-dir or remove {path}"
+            )
+
+
+def _validate(run_cfg: Any, arm: Arm) -> None:
+    """The engine's own checks (e.g. re-init target names) for a real TrainConfig, naming the arm."""
+    from .profiles import TrainConfig, validate
+
+    if isinstance(run_cfg, TrainConfig):
+        try:
+            validate(run_cfg)
+        except ConfigError as exc:
+            raise ConfigError(f"arm {arm.name!r}: {exc}") from None
+
+
+def run_comparison(
+    cfg: Any,
+    arms: str | Sequence[Arm],
+    seeds: str | Sequence[int],
+    output_dir: str | os.PathLike,
+    *,
+    early_fraction: float = DEFAULT_EARLY_FRACTION,
+    train_fn: Callable[[Any], Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train every arm x seed (seed-major), skipping finished runs and resuming unfinished ones.
+
+    Writes ``comparison.json`` and ``summary.json`` in `output_dir` and returns the summary. Figures are
+    drawn by :mod:`albertzero_utils.plots` (it reads summaries; this module does not import it).
+    """
+    arm_list = parse_arms(arms) if isinstance(arms, str) else list(arms)
+    seed_list = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
+    if train_fn is None:  # imported here, not at the top: summaries must not need torch
+        from .train import train as train_fn
+    out = Path(output_dir)
+    plan = [(seed, arm, arm_config(cfg, arm, seed, out)) for seed in seed_list for arm in arm_list]
+    for _, arm, run_cfg in plan:  # refuse a bad or changed config before spending any compute
+        _validate(run_cfg, arm)
+        if (Path(run_cfg.output_dir) / "config.json").is_file():
+            check_same_config(Path(run_cfg.output_dir), run_cfg)
+    write_json(out / "comparison.json", {
+        "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
+        "seeds": seed_list,
+    })
+    for seed, arm, run_cfg in plan:
+        path = Path(run_cfg.output_dir)
+        if is_finished(path):
+            log(f"[{arm.name} seed {seed}] finished already: skipped ({path})")
+            continue
+        if (path / "config.json").is_file():
+            run_cfg = dataclasses.replace(run_cfg, resume_from_checkpoint="latest")
+            log(f"[{arm.name} seed {seed}] resuming ({arm.describe()}) in {path}")
+        else:
+            log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
+        train_fn(run_cfg)
+    summary = summarize(out, early_fraction=early_fraction)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+# --------------------------------------------------------------------------------------------- summary
+
+
+def read_metrics(path: Path) -> dict[int, dict[str, Any]]:
+    """A run's metrics.jsonl as step -> record (a step evaluated twice, as around a resume, keeps the last)."""
+    metrics_file = path / "metrics.jsonl"
+    try:
+        lines = metrics_file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"{metrics_file}: cannot read the run's metrics ({exc.strerror})") from None
+    records: dict[int, dict[str, Any]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            records[int(record["step"])] = record
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise DataError(f"{metrics_file}, line {number}: not a JSON metrics record with a 'step'") from None
+    return records
+
+
+def _planned_arms_and_seeds(compare_dir: Path) -> tuple[list[str], list[int] | None]:
+    """Arms and seeds from comparison.json; without it, arm directories (baseline first) and any seed."""
+    plan_file = compare_dir / "comparison.json"
+    if plan_file.is_file():
+        try:
+            plan = json.loads(plan_file.read_text(encoding="utf-8"))
+            return [arm["name"] for arm in plan["arms"]], [int(s) for s in plan["seeds"]]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise DataError(f"{plan_file}: not a comparison plan (arms, seeds)") from None
+    arms = sorted(p.name for p in compare_dir.iterdir() if p.is_dir() and any(p.glob("seed-*")))
+    return sorted(arms, key=lambda arm: arm != BASELINE), None
+
+
+def _run_dirs(compare_dir: Path, arm: str, seeds: list[int] | None) -> dict[int, Path]:
+    """seed -> run directory of one arm (only the planned seeds when a plan exists)."""
+    found = {}
+    for path in (compare_dir / arm).glob("seed-*"):
+        match = re.fullmatch(r"seed-(\d+)", path.name)
+        if match and path.is_dir() and (seeds is None or int(match[1]) in seeds):
+            found[int(match[1])] = path
+    return found
+
+
+def early_window(steps: Sequence[int], fraction: float) -> tuple[list[int], str]:
+    """Evaluation points in the first `fraction` of training (step 0 excluded), and how they were chosen."""
+    if not 0.0 < fraction <= 1.0:
+        raise ConfigError(f"--early-fraction {fraction}: expected a fraction in (0, 1]")
+    final = steps[-1]
+    early = [s for s in steps if 0 < s <= fraction * final]
+    if early:
+        return early, f"evaluation points with 0 < step <= {fraction:g} x final step {final}"
+    first = next((s for s in steps if s > 0), None)
+    if first is None:
+        return [], "no evaluation point after step 0: no early window"
+    return [first], (f"no evaluation point lies in the first {fraction:g} of the {final} steps; "
+                     f"the first evaluation after step 0 (step {first}) stands in for the early window")
+
+
+def _headline_metric(run: Path) -> str:
+    """The metric the comparison is judged on, as the run's profile chose it (F1 for runs without one)."""
+    config_file = run / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    metric = config.get("headline_metric", "f1")
+    return metric if metric in METRICS else "f1"
+
+
+def summarize(compare_dir: str | os.PathLike, *, early_fraction: float = DEFAULT_EARLY_FRACTION,
+              confidence: float = 0.95) -> dict[str, Any]:
+    """Summary statistics of a comparison directory (the content of summary.json); reads files only.
+
+    Only seeds with a finished run in every arm count, so arm means and paired gains use the same seeds;
+    evaluation points are aligned by step and only the steps every counted run evaluated are kept.
+    """
+    compare_dir = Path(compare_dir)
+    if not compare_dir.is_dir():
+        raise DataError(f"{compare_dir}: no such comparison directory")
+    arms, planned_seeds = _planned_arms_and_seeds(compare_dir)
+    if BASELINE not in arms:
+        raise DataError(f"{compare_dir}: no {BASELINE!r} runs (expected {compare_dir / BASELINE}/seed-S/)")
+    dirs = {arm: _run_dirs(compare_dir, arm, planned_seeds) for arm in arms}
+    finished = {arm: {s for s, path in dirs[arm].items() if is_finished(path)} for arm in arms}
+    seeds = sorted(set.intersection(*finished.values()))
+    if not seeds:
+        raise DataError(f"{compare_dir}: no seed has a finished run (done.json) in every arm ({', '.join(arms)})")
+    excluded = [{"run": str(path), "reason": "seed incomplete in another arm" if s in finished[arm] else "unfinished"}
+                for arm in arms for s, path in sorted(dirs[arm].items()) if s not in seeds]
+    runs = {arm: {s: read_metrics(dirs[arm][s]) for s in seeds} for arm in arms}
+    curves = [set(curve) for arm_runs in runs.values() for curve in arm_runs.values()]
+    steps = sorted(set.intersection(*curves))
+    if not steps:
+        raise DataError(f"{compare_dir}: the runs share no evaluation step (different schedules?)")
+    early_steps, definition = early_window(steps, early_fraction)
+    summary = {
+        "compare_dir": str(compare_dir),
+        "baseline": BASELINE,
+        "arms": arms,
+        "seeds": seeds,
+        "n_seeds": len(seeds),
+        "metrics": list(METRICS),
+        "headline_metric": _headline_metric(dirs[BASELINE][seeds[0]]),
+        "confidence": confidence,
+        "interval": f"{confidence:.0%} two-sided Student-t interval on the mean over seeds (n-1 df); "
+                    "null when fewer than 2 seeds",
+        "early_window": {"fraction": early_fraction, "steps": early_steps, "definition": definition},
+        "final_step": steps[-1],
+        "unaligned_steps": sorted(set.union(*curves) - set(steps)),
+        "excluded_runs": excluded,
+    }
+    summary.update(summarize_aligned(runs, baseline=BASELINE, steps=steps, early_steps=early_steps,
+                                     metrics=METRICS, confidence=confidence))
+    return summary

@@ -1,0 +1,139 @@
+"""Figures of a comparison summary (as written by `experiment.summarize`): early gain, loss, HasAns/NoAns.
+
+Figures are built with `matplotlib.figure.Figure` directly, not pyplot: no GUI backend is needed (PNG
+goes through Agg), nothing global is left open, and a returned Figure still displays in a notebook.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .fileio import atomic_write
+from .stats import headline
+
+METRIC_LABELS = {
+    "f1": "F1 (%)",
+    "exact": "exact match (%)",
+    "HasAns_f1": "HasAns F1 (%)",
+    "NoAns_f1": "NoAns F1 (%)",
+    "best_f1": "best-threshold F1 (%)",
+    "HasAns_span_f1": "span F1 on answerable questions (%)",
+    "train_loss": "train loss (mean CE of start, end, answerable)",
+}
+FIGURE_FILES = {"early_gain": "early_gain.png", "loss_curves": "loss_curves.png", "hasans_noans": "hasans_noans.png"}
+X_LABEL = "examples seen"
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _x(summary: Mapping[str, Any]) -> list[float]:
+    """Examples seen at each evaluation point (the step when a run did not record it)."""
+    return [_nan(p["examples_seen"] if p["examples_seen"] is not None else p["step"]) for p in summary["points"]]
+
+
+def _band_note(summary: Mapping[str, Any]) -> str:
+    """What the figure can support, stated on it: the number of seeds and what the bands are."""
+    n = summary["n_seeds"]
+    if n < 2:
+        return "n = 1 seed: no confidence interval is possible, a single run supports no claim"
+    return f"n = {n} seeds; bands: {summary['confidence']:.0%} t-interval over seeds"
+
+
+def _draw(ax: Axes, x: list[float], stats: list[Mapping[str, Any]], label: str) -> None:
+    """A mean line with its CI band (no band where the interval is undefined)."""
+    line, = ax.plot(x, [_nan(s["mean"]) for s in stats], marker="o", markersize=3, label=label)
+    low, high = [_nan(s["ci_low"]) for s in stats], [_nan(s["ci_high"]) for s in stats]
+    if any(not math.isnan(v) for v in low):
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def _draw_arms(ax: Axes, summary: Mapping[str, Any], metric: str) -> None:
+    x = _x(summary)
+    for arm in summary["arms"]:
+        _draw(ax, x, [p["arms"][arm][metric] for p in summary["points"]], arm)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+
+
+def _shade_early(ax: Axes, summary: Mapping[str, Any], label: str | None) -> None:
+    """Shade the early window: from the start of training to its last evaluation point."""
+    early = [xi for xi, p in zip(_x(summary), summary["points"], strict=True) if p["early"]]
+    if early:
+        ax.axvspan(0.0, early[-1], color="0.85", zorder=0, label=label)
+
+
+def _save(fig: Figure, path: str | os.PathLike | None) -> None:
+    """Write the PNG atomically (temp file, then os.replace)."""
+    if path is not None:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+
+
+def plot_early_gain(summary: Mapping[str, Any], path: str | os.PathLike | None = None,
+                    metric: str | None = None) -> Figure:
+    """Top: `metric` (default: the headline) per arm with CI bands; bottom: paired gain with CI and y = 0."""
+    metric = metric or headline(summary)
+    fig = Figure(figsize=(8, 7.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    label = METRIC_LABELS.get(metric, metric)
+    fraction = summary["early_window"]["fraction"]
+    _shade_early(top, summary, f"early window (first {fraction:.0%} of steps)")
+    _draw_arms(top, summary, metric)
+    top.set_title(_band_note(summary), fontsize="medium")
+    x = _x(summary)
+    _shade_early(bottom, summary, None)
+    for arm in (a for a in summary["arms"] if a != summary["baseline"]):
+        _draw(bottom, x, [p["gains"][arm][metric] for p in summary["points"]], f"{arm} - {summary['baseline']}")
+    bottom.axhline(0.0, color="black", linewidth=0.8)
+    unit = "points" if "(%)" in label else "difference"
+    bottom.set_ylabel(f"paired gain ({unit})")
+    bottom.set_xlabel(X_LABEL)
+    bottom.grid(alpha=0.3)
+    bottom.legend(loc="best", fontsize="small")
+    fig.suptitle(f"Re-init vs baseline during fine-tuning\n{label[:1].upper()}{label[1:]} on the evaluation set")
+    _save(fig, path)
+    return fig
+
+
+def plot_loss_curves(summary: Mapping[str, Any], path: str | os.PathLike | None = None) -> Figure:
+    """Training loss per arm vs examples seen, with CI bands."""
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.subplots()
+    _draw_arms(ax, summary, "train_loss")
+    ax.set_xlabel(X_LABEL)
+    ax.set_title(_band_note(summary), fontsize="medium")
+    fig.suptitle("Training loss by arm")
+    _save(fig, path)
+    return fig
+
+
+def plot_hasans_noans(summary: Mapping[str, Any], path: str | os.PathLike | None = None) -> Figure:
+    """Two panels: F1 on answerable (HasAns) and on unanswerable (NoAns) questions, per arm."""
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    panels = (("HasAns_f1", "answerable questions (HasAns)"), ("NoAns_f1", "unanswerable questions (NoAns)"))
+    for ax, (metric, title) in zip(fig.subplots(1, 2, sharex=True), panels, strict=True):
+        _draw_arms(ax, summary, metric)
+        ax.set_xlabel(X_LABEL)
+        ax.set_title(title, fontsize="medium")
+    fig.suptitle(f"F1 by question type and arm ({_band_note(summary)})")
+    _save(fig, path)
+    return fig
+
+
+def write_figures(summary: Mapping[str, Any], out_dir: str | os.PathLike) -> list[Path]:
+    """Draw the three standard figures into `out_dir`; return the paths written."""
+    out = Path(out_dir)
+    drawers = {"early_gain": plot_early_gain, "loss_curves": plot_loss_curves, "hasans_noans": plot_hasans_noans}
+    written = []
+    for key, draw in drawers.items():
+        draw(summary, out / FIGURE_FILES[key])
+        written.append(out / FIGURE_FILES[key])
+    return written

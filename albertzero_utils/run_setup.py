@@ -1,0 +1,148 @@
+"""Everything a run builds before its first step, in the order that makes the arms of a comparison paired.
+
+:func:`prepare_run` seeds everything, builds the model (its heads drawn from the seed), and only then
+re-initialises the targets from a generator of their own. For one seed, every arm therefore sees the same
+dropout masks, head initialisation and batch order (the sampler has its own generator too): the arms differ
+in the re-initialised parameters alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
+from accelerate.utils import set_seed
+
+from .data import build_train_features, load_examples, load_tokenizer
+from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
+from .features import FeatureConfig
+from .modeling import enable_gradient_checkpointing, load_qa_model
+from .profiles import TrainConfig
+from .reinit import reinit_layers
+
+TRAIN_COLUMNS = ["input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions",
+                 "is_impossible"]
+
+
+def derive_seed(seed: int, purpose: str) -> int:
+    """A seed for one purpose (``"reinit"``, ``"data-order:EPOCH"``) that is a fixed function of `seed`."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "little") >> 1
+
+
+class EpochShuffleSampler(torch.utils.data.Sampler[int]):
+    """A permutation per epoch from a generator seeded with (seed, epoch): the global RNG is never used, and
+    the order of any epoch can be rebuilt on resume from the pair alone."""
+
+    def __init__(self, num_samples: int, seed: int) -> None:
+        self.num_samples, self.seed, self.epoch = num_samples, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, f"data-order:{self.epoch}"))
+        return iter(torch.randperm(self.num_samples, generator=generator).tolist())
+
+
+@dataclass
+class RunSetup:
+    """Everything :func:`train` builds before its first step."""
+
+    model: Any
+    tokenizer: Any
+    optimizer: Any
+    scheduler: Any
+    train_loader: Any
+    sampler: EpochShuffleSampler
+    eval_set: EvalSet
+    final_eval_set: EvalSet | None
+    reinit_parameters: list[str]
+    total_steps: int
+    steps_per_epoch: int
+    num_epochs: int
+    schedule: list[int]
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+def resolve_mixed_precision(cfg: TrainConfig) -> str:
+    """``auto``: bf16 where the GPU supports it, fp16 on other GPUs, no on CPU."""
+    if cfg.mixed_precision != "auto":
+        return cfg.mixed_precision
+    if cfg.cpu or not torch.cuda.is_available():
+        return "no"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def make_accelerator(cfg: TrainConfig) -> Accelerator:
+    """A fresh Accelerator (its singletons reset, so train() can run several times in one process)."""
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
+    return Accelerator(cpu=cfg.cpu, mixed_precision=resolve_mixed_precision(cfg), rng_types=[],
+                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+                       step_scheduler_with_optimizer=False)
+
+
+def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW (bias-corrected) with weight decay on every weight except biases and LayerNorm parameters."""
+    no_decay = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters()}
+    no_decay |= {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if id(p) not in no_decay], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.learning_rate)
+
+
+def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up from 0 over `warmup` steps, then linear decay to 0 at `total`."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _load_split(cfg: TrainConfig, split: str, max_samples: int | None) -> Any:
+    source = cfg.train_file if split == "train" else cfg.eval_file
+    hub_split = "train" if split == "train" else "validation"
+    return load_examples(source or cfg.dataset, split=hub_split, max_samples=max_samples)
+
+
+def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
+    """Seed, build the model (then re-init its targets), the data, the optimizer and the LR schedule."""
+    set_seed(cfg.seed)
+    model = load_qa_model(cfg.model, seed=cfg.seed)
+    names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit")) if cfg.reinit else []
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    tokenizer = load_tokenizer(cfg.model)
+    feature_cfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
+    train_examples = _load_split(cfg, "train", cfg.max_train_samples)
+    with accelerator.main_process_first():
+        train_features = build_train_features(train_examples, tokenizer, feature_cfg)
+    sampler = EpochShuffleSampler(len(train_features), cfg.seed)
+    loader = torch.utils.data.DataLoader(train_features.select_columns(TRAIN_COLUMNS).with_format("torch"),
+                                         batch_size=cfg.batch_size, sampler=sampler,
+                                         generator=torch.Generator().manual_seed(0))
+    eval_examples = _load_split(cfg, "eval", None)
+    eval_set = build_eval_set(fixed_subset(eval_examples, cfg.max_eval_samples), tokenizer, feature_cfg,
+                              cfg.eval_batch_size, accelerator)
+    final_eval_set = None
+    if cfg.final_eval_full and len(eval_set.examples) < len(eval_examples):
+        final_eval_set = build_eval_set(eval_examples, tokenizer, feature_cfg, cfg.eval_batch_size, accelerator)
+    model, optimizer, loader = accelerator.prepare(model, _optimizer(model, cfg), loader)
+    steps_per_epoch = math.ceil(len(loader) / cfg.gradient_accumulation_steps)
+    total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
+    scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
+    sizes = {"train_examples": len(train_examples), "train_features": len(train_features),
+             "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features)}
+    return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
+                    total, steps_per_epoch, math.ceil(total / steps_per_epoch),
+                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count), sizes)

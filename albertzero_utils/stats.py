@@ -1,0 +1,250 @@
+"""Small-sample statistics without scipy: Student-t CDF and quantiles, mean +- t-interval.
+
+The t CDF goes through the regularised incomplete beta function, evaluated with the classic continued
+fraction (modified Lentz); quantiles invert the CDF by bisection. Both are exact to ~1e-12, which is far
+more than a three-seed experiment needs, and tested against published table values.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+_EPS = 1e-15
+_TINY = 1e-300
+_MAX_TERMS = 500
+
+
+def _beta_continued_fraction(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (Numerical Recipes `betacf`, Lentz's method)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > _TINY else _TINY)
+    result = d
+    for m in range(1, _MAX_TERMS + 1):
+        m2 = 2 * m
+        for numerator in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                          -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > _TINY else _TINY)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > _TINY else _TINY
+            result *= d * c
+        if abs(d * c - 1.0) < _EPS:
+            return result
+    raise ArithmeticError(f"incomplete beta continued fraction did not converge (a={a}, b={b}, x={x})")
+
+
+def regularized_incomplete_beta(a: float, b: float, x: float) -> float:
+    """I_x(a, b) for a, b > 0 and 0 <= x <= 1."""
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"x must lie in [0, 1], got {x}")
+    if x in (0.0, 1.0):
+        return x
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):  # the fraction converges fast on this side; use symmetry otherwise
+        return front * _beta_continued_fraction(a, b, x) / a
+    return 1.0 - front * _beta_continued_fraction(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with `df` degrees of freedom."""
+    if df <= 0:
+        raise ValueError(f"degrees of freedom must be positive, got {df}")
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The t value with P(T <= t) = p (inverse CDF), found by bisection to ~1e-12."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p must lie strictly between 0 and 1, got {p}")
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < p:
+        low, high = high, high * 2.0
+    while high - low > 1e-12 * max(1.0, high):
+        mid = 0.5 * (low + high)
+        if t_cdf(mid, df) < p:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """Mean of a small sample with its sample std (ddof=1) and two-sided t-interval.
+
+    With fewer than two values the std and the interval are undefined and stay ``None``: no fake interval.
+    """
+
+    n: int
+    mean: float | None
+    std: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return asdict(self)
+
+
+def mean_ci(values: Iterable[float | None], confidence: float = 0.95) -> MeanCI:
+    """Mean, std (ddof=1) and `confidence` t-interval (n-1 df) of the non-missing, finite values."""
+    sample = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    n = len(sample)
+    if n == 0:
+        return MeanCI(0, None, None, None, None)
+    mean = math.fsum(sample) / n
+    if n == 1:
+        return MeanCI(1, mean, None, None, None)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in sample) / (n - 1))
+    half_width = t_quantile(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
+    return MeanCI(n, mean, std, mean - half_width, mean + half_width)
+
+
+# ------------------------------------------------------------------ paired comparison of training curves
+
+#: runs[arm][seed][step] -> one evaluation record (metric name -> value, None when missing).
+Runs = Mapping[str, Mapping[int, Mapping[int, Mapping[str, Any]]]]
+
+
+def _value(record: Mapping[str, Any], metric: str) -> float | None:
+    value = record.get(metric)
+    return None if value is None else float(value)
+
+
+def _paired_gains(runs: Runs, arm: str, baseline: str, step: int, metric: str) -> list[float | None]:
+    """arm - baseline at `step`, one value per seed of the baseline (None where either is missing)."""
+    gains: list[float | None] = []
+    for seed, base_curve in runs[baseline].items():
+        a, b = _value(runs[arm][seed][step], metric), _value(base_curve[step], metric)
+        gains.append(None if a is None or b is None else a - b)
+    return gains
+
+
+def _point_gain(runs: Runs, arm: str, baseline: str, step: int, metric: str,
+                confidence: float) -> dict[str, Any]:
+    """The paired gain at one evaluation point: t-interval across seeds, with the per-seed values."""
+    per_seed = _paired_gains(runs, arm, baseline, step, metric)
+    return {**mean_ci(per_seed, confidence).as_dict(), "per_seed": per_seed}
+
+
+def _window_gain(runs: Runs, arm: str, baseline: str, steps: Sequence[int], metric: str,
+                 confidence: float) -> dict[str, Any]:
+    """Each seed's gain averaged over `steps`, then a t-interval across seeds."""
+    per_seed_points = zip(*(_paired_gains(runs, arm, baseline, step, metric) for step in steps), strict=True)
+    per_seed = [mean_ci(points).mean for points in per_seed_points]
+    return {**mean_ci(per_seed, confidence).as_dict(), "per_seed": per_seed}
+
+
+def summarize_aligned(runs: Runs, *, baseline: str, steps: Sequence[int], early_steps: Sequence[int],
+                      metrics: Sequence[str], confidence: float = 0.95) -> dict[str, Any]:
+    """Per-point mean/std/CI of each arm and paired gains (arm - baseline), plus early and final gains.
+
+    Every arm must hold the same seeds and every run every step in `steps` (align before calling).
+    """
+    others = [arm for arm in runs if arm != baseline]
+    first_run = next(iter(runs[baseline].values()))
+    points = []
+    for step in steps:
+        points.append({
+            "step": step,
+            "examples_seen": first_run[step].get("examples_seen"),
+            "early": step in early_steps,
+            "arms": {arm: {m: mean_ci((_value(curve[step], m) for curve in runs[arm].values()),
+                                      confidence).as_dict() for m in metrics} for arm in runs},
+            "gains": {arm: {m: _point_gain(runs, arm, baseline, step, m, confidence) for m in metrics}
+                      for arm in others},
+        })
+    return {
+        "points": points,
+        "early_gain": {arm: {m: _window_gain(runs, arm, baseline, early_steps, m, confidence)
+                             for m in metrics} for arm in others},
+        "final_gain": {arm: {m: _window_gain(runs, arm, baseline, steps[-1:], m, confidence)
+                             for m in metrics} for arm in others},
+    }
+
+
+def headline(summary: Mapping[str, Any]) -> str:
+    """The metric a comparison is judged on (``f1`` for the real experiment)."""
+    return str(summary.get("headline_metric", "f1"))
+
+
+def gain_table(summary: Mapping[str, Any], metric: str | None = None, arm: str | None = None) -> list[dict[str, Any]]:
+    """One row per evaluation point: baseline and arm means, the paired gain and its CI.
+
+    `metric` defaults to the summary's headline metric, `arm` to its first non-baseline arm.
+    """
+    metric = metric or headline(summary)
+    baseline = summary["baseline"]
+    arm = arm or next(a for a in summary["arms"] if a != baseline)
+    rows = []
+    for point in summary["points"]:
+        gain = point["gains"][arm][metric]
+        rows.append({
+            "arm": arm,
+            "step": point["step"],
+            "examples_seen": point["examples_seen"],
+            "early": point["early"],
+            "baseline_mean": point["arms"][baseline][metric]["mean"],
+            "arm_mean": point["arms"][arm][metric]["mean"],
+            "gain_mean": gain["mean"],
+            "ci_low": gain["ci_low"],
+            "ci_high": gain["ci_high"],
+            "n": gain["n"],
+        })
+    return rows
+
+
+def _judge(gain: Mapping[str, Any], higher_is_better: bool, unit: str, confidence: float) -> str:
+    """'+1.23 points (95% CI +0.40 to +2.06: excludes 0, ...)' for one paired gain."""
+    if gain["mean"] is None:
+        return "not measured (no evaluation point)"
+    if gain["ci_low"] is None:
+        return f"{gain['mean']:+.2f}{unit} (no interval)"
+    if gain["ci_low"] <= 0.0 <= gain["ci_high"]:
+        verdict = "includes 0, so it is not distinguishable from seed-to-seed noise"
+    else:
+        better = (gain["ci_low"] > 0) == higher_is_better
+        verdict = f"excludes 0: a real {'improvement' if better else 'degradation'} at this number of seeds"
+    return (f"{gain['mean']:+.2f}{unit} ({confidence:.0%} CI {gain['ci_low']:+.2f} to "
+            f"{gain['ci_high']:+.2f}; the CI {verdict})")
+
+
+def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
+    """A sentence per re-init arm, computed from the summary: seeds, early and final paired gain with CIs.
+
+    A gain is only called real when its interval excludes 0; one seed supports no claim at all.
+    `metric` defaults to the summary's headline metric.
+    """
+    metric = metric or headline(summary)
+    n, baseline, final_step = summary["n_seeds"], summary["baseline"], summary["final_step"]
+    unit = "" if "loss" in metric else " points"
+    higher_is_better = "loss" not in metric
+    early_steps = summary["early_window"]["steps"]
+    early_text = "the early window"
+    if early_steps:
+        first, last = early_steps[0], early_steps[-1]
+        early_text += f" (step {first})" if first == last else f" (steps {first}-{last})"
+    sentences = []
+    for arm in (a for a in summary["arms"] if a != baseline):
+        early, final = (_judge(summary[key][arm][metric], higher_is_better, unit, summary["confidence"])
+                        for key in ("early_gain", "final_gain"))
+        if n < 2:
+            sentences.append(
+                f"With 1 seed, {arm} minus {baseline} in {metric} was {early} over {early_text} and {final} "
+                f"at the final step {final_step}; 1 seed cannot support any claim (no confidence interval exists).")
+        else:
+            sentences.append(
+                f"With {n} seeds, the paired gain of {arm} over {baseline} in {metric} is {early} over "
+                f"{early_text}, and {final} at the final step {final_step}.")
+    return " ".join(sentences)

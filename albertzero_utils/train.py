@@ -1,0 +1,200 @@
+"""One readable training loop on 🤗 Accelerate (after HF's ``run_qa_no_trainer.py``), with exact resume.
+
+The same code runs on CPU, one GPU and ``accelerate launch`` (several processes; the main one alone logs
+and writes files). The set-up (:mod:`.run_setup`) makes the arms of a comparison paired. After each
+evaluation the record goes to metrics.jsonl; every ``save_steps`` a checkpoint (:mod:`.checkpoint`) holds
+all that a SIGKILLed run needs to continue and log exactly the records an uninterrupted run would have.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from . import checkpoint, profiles
+from .errors import TrainingDivergedError
+from .evaluation import eval_schedule, evaluate, quiet_unless
+from .postprocess import PostprocessConfig, Predictions
+from .profiles import TrainConfig
+from .run_files import MetricsLog, OutputDir, TensorBoard, run_info
+from .run_setup import RunSetup, derive_seed, make_accelerator, prepare_run, resolve_mixed_precision
+
+__all__ = ["TrainConfig", "TrainResult", "train", "prepare_run", "eval_schedule", "derive_seed"]
+
+
+@dataclass
+class TrainResult:
+    """What a finished run returns: where it lives, its evaluations and its final metrics."""
+
+    output_dir: Path
+    steps: int
+    final_metrics: dict[str, float]
+    records: list[dict[str, Any]]
+    resumed_from: int | None
+
+
+def _fresh_state() -> dict[str, Any]:
+    """The loop position and running sums, as saved in a checkpoint's trainer_state.json."""
+    return {"step": 0, "epoch": 0, "batch_in_epoch": 0, "examples_seen": 0, "loss_sum": 0.0, "loss_steps": 0,
+            "skipped_steps": 0, "metrics_records": 0, "elapsed_s": 0.0}
+
+
+def _step_loss(accelerator: Accelerator, losses: list[torch.Tensor], examples: int) -> tuple[float, int]:
+    """Mean loss of one optimizer step over its micro-batches and processes, and the examples it saw."""
+    local = torch.stack([torch.stack(losses).sum(), torch.tensor(float(len(losses)), device=losses[0].device),
+                         torch.tensor(float(examples), device=losses[0].device)])
+    total = accelerator.reduce(local.double(), reduction="sum")
+    return float(total[0] / total[1]), int(total[2])
+
+
+def _record(state: dict[str, Any], epoch: float, learning_rate: float, elapsed_s: float,
+            metrics: dict[str, float]) -> dict[str, Any]:
+    """One metrics.jsonl line. ``examples_seen`` counts training windows (features) over all processes;
+    ``train_loss`` is the mean step loss since the previous evaluation; ``learning_rate`` the one just used."""
+    return {"step": state["step"], "examples_seen": state["examples_seen"], "epoch": round(epoch, 6),
+            "train_loss": state["loss_sum"] / state["loss_steps"], "learning_rate": learning_rate,
+            "elapsed_s": round(elapsed_s, 3), "skipped_steps": state["skipped_steps"], **metrics}
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainResult:
+    """Train and evaluate one run in ``cfg.output_dir``; callable several times in one process.
+
+    Writes config.json, metrics.jsonl (one record per evaluation), checkpoints/step-N/ every
+    ``save_steps``, final/ (model + tokenizer), predictions.json, null_odds.json and, last, done.json.
+    ``resume_from_checkpoint="latest"`` continues from the newest complete checkpoint (or starts fresh,
+    saying so; a finished run is returned as it is). Only the main process writes files and fills
+    ``TrainResult.records``. Raises TrainingDivergedError on a NaN/inf loss.
+    """
+    profiles.validate(cfg)
+    profiles.check_environment(cfg)
+    accelerator = make_accelerator(cfg)
+    main = accelerator.is_main_process
+    say = (log or print) if main else (lambda _: None)
+    out = OutputDir(cfg.output_dir, main=main)
+    out.check_writable()
+    if cfg.resume_from_checkpoint == "latest" and out.is_finished():
+        say(f"{out.path} is finished already (done.json): nothing to resume")
+        return _finished_result(out)
+    resume_dir = out.find_resume(cfg.resume_from_checkpoint, say)
+    accelerator.wait_for_everyone()
+    out.prepare(resume_dir, resume_requested=cfg.resume_from_checkpoint is not None,
+                overwrite=cfg.overwrite_output_dir)
+    accelerator.wait_for_everyone()
+    setup = prepare_run(cfg, accelerator)
+    state = _fresh_state()
+    if resume_dir is not None:
+        state = checkpoint.load_checkpoint(resume_dir, accelerator, setup.model, setup.optimizer, setup.scheduler)
+        say(f"resumed from {resume_dir} (step {state['step']} of {setup.total_steps})")
+    metrics = MetricsLog(out.path / "metrics.jsonl", main=main)
+    records = metrics.truncate(state["metrics_records"])
+    out.write_json("config.json", {**profiles.config_dict(cfg),
+                                   **run_info(accelerator, setup, resolve_mixed_precision(cfg))})
+    board = TensorBoard(out.path, purge_step=state["step"] + 1, main=main)
+    started, elapsed_before = time.monotonic(), state["elapsed_s"]
+    say(f"training {setup.total_steps} steps ({setup.num_epochs} epochs) on {accelerator.device} "
+        f"x{accelerator.num_processes}; evaluating at {len(setup.schedule)} steps; output in {out.path}")
+
+    model, optimizer, scheduler = setup.model, setup.optimizer, setup.scheduler
+    model.train()
+    progress = tqdm(total=setup.total_steps, initial=state["step"], desc="train", **quiet_unless(main))
+    predictions: Predictions | None = None
+    last_metrics: dict[str, float] = {}
+    losses: list[torch.Tensor] = []
+    examples = 0
+    for epoch in range(state["epoch"], setup.num_epochs):
+        if state["step"] >= setup.total_steps:
+            break
+        setup.train_loader.set_epoch(epoch)
+        batches = setup.train_loader
+        if state["batch_in_epoch"]:
+            batches = accelerator.skip_first_batches(setup.train_loader, state["batch_in_epoch"])
+        for batch in batches:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            losses.append(loss.detach().float())
+            examples += batch["input_ids"].shape[0]
+            state["batch_in_epoch"] += 1
+            if not accelerator.sync_gradients:
+                continue
+            learning_rate = scheduler.get_last_lr()[0]
+            scheduler.step()
+            step_loss, step_examples = _step_loss(accelerator, losses, examples)
+            losses, examples = [], 0
+            state["step"] += 1
+            if not math.isfinite(step_loss):
+                raise TrainingDivergedError(
+                    f"the training loss became {step_loss} at step {state['step']} (learning rate "
+                    f"{learning_rate:.3g}); try a lower --learning-rate, --mixed-precision bf16 or no, "
+                    f"or check the training data")
+            state["examples_seen"] += step_examples
+            state["skipped_steps"] += int(accelerator.optimizer_step_was_skipped)
+            state["loss_sum"] += step_loss
+            state["loss_steps"] += 1
+            progress.update(1)
+            progress.set_postfix(loss=f"{step_loss:.4f}", lr=f"{learning_rate:.2e}")
+            if state["step"] in setup.schedule:
+                last_metrics, predictions = evaluate(model, setup.eval_set, accelerator, _post_cfg(cfg))
+                record = _record(state, epoch + state["batch_in_epoch"] / len(setup.train_loader), learning_rate,
+                                 elapsed_before + time.monotonic() - started, last_metrics)
+                records.append(record)
+                metrics.append(record)
+                board.add(record)
+                state.update(loss_sum=0.0, loss_steps=0, metrics_records=state["metrics_records"] + 1)
+                say(f"step {state['step']}: f1 {record['f1']:.2f} exact {record['exact']:.2f} "
+                    f"best_f1 {record['best_f1']:.2f} train_loss {record['train_loss']:.4f}")
+            if cfg.save_steps and state["step"] % cfg.save_steps == 0 and state["step"] < setup.total_steps:
+                state["elapsed_s"] = elapsed_before + time.monotonic() - started
+                checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler,
+                                           state, keep=cfg.save_total_limit)
+            if state["step"] >= setup.total_steps:
+                break
+        else:
+            state.update(epoch=epoch + 1, batch_in_epoch=0)
+    progress.close()
+    board.close()
+    return _finish(cfg, accelerator, setup, out, records, resume_dir, last_metrics, predictions, say)
+
+
+def _finished_result(out: OutputDir) -> TrainResult:
+    """The result of a run that wrote done.json (read back from its files)."""
+    done = json.loads((out.path / "done.json").read_text(encoding="utf-8"))
+    records = MetricsLog(out.path / "metrics.jsonl", main=True).read()
+    return TrainResult(out.path, done["steps"], done["final_metrics"], records, None)
+
+
+def _post_cfg(cfg: TrainConfig) -> PostprocessConfig:
+    return PostprocessConfig(n_best=cfg.n_best, max_answer_length=cfg.max_answer_length)
+
+
+def _finish(cfg: TrainConfig, accelerator: Accelerator, setup: RunSetup, out: OutputDir, records: list[dict],
+            resume_dir: Path | None, metrics: dict[str, float], predictions: Predictions | None,
+            say: Callable[[str], None]) -> TrainResult:
+    """Final full-dev evaluation (if asked), ``final/``, predictions, and ``done.json`` written last."""
+    evaluated_on = "subset" if cfg.max_eval_samples else "full"
+    if setup.final_eval_set is not None:
+        metrics, predictions = evaluate(setup.model, setup.final_eval_set, accelerator, _post_cfg(cfg),
+                                        desc="final eval")
+        evaluated_on = "full"
+        say(f"final evaluation on the full eval set: f1 {metrics['f1']:.2f} exact {metrics['exact']:.2f}")
+    accelerator.wait_for_everyone()
+    out.save_final(accelerator.unwrap_model(setup.model), setup.tokenizer)
+    if predictions is not None and accelerator.is_main_process:
+        predictions.write(out.path)
+    out.write_json("done.json", {"steps": setup.total_steps, "final_eval": evaluated_on,
+                                 "final_metrics": metrics, "records": len(records)})
+    accelerator.wait_for_everyone()
+    say(f"done: {out.path / 'done.json'}")
+    resumed_from = checkpoint.step_of(resume_dir) if resume_dir is not None else None
+    return TrainResult(out.path, setup.total_steps, metrics, records, resumed_from)

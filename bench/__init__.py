@@ -1,0 +1,1 @@
+"""`make bench`: performance ratios of albertZero against straightforward baselines (see bench/run.py)."""

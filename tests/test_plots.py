@@ -1,0 +1,94 @@
+"""Figures of a comparison summary: files written, titles/labels/units, n seeds stated, early window shaded."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from matplotlib.figure import Figure
+
+from albertzero_utils.cli import main
+from albertzero_utils.experiment import summarize
+from albertzero_utils.plots import (
+    plot_early_gain,
+    plot_hasans_noans,
+    plot_loss_curves,
+    write_figures,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def make_comparison(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> Path:
+    """Finished synthetic runs: after step 0, reinit is 2 + seed/2 points above its seed's baseline."""
+    for arm, bonus in (("baseline", 0.0), ("reinit", 2.0)):
+        for seed in seeds:
+            run = root / arm / f"seed-{seed}"
+            run.mkdir(parents=True)
+            gain = bonus + seed / 2 if bonus else 0.0
+            records = [{"step": s, "examples_seen": 32 * s, "f1": 40 + 5 * seed + s / 10 + (gain if s else 0.0),
+                        "exact": 30.0, "HasAns_f1": 20 + s / 5, "NoAns_f1": 70 - s / 20, "best_f1": 50.0,
+                        "train_loss": None if s == 0 else 4 - s / 100} for s in (0, 25, 50, 100, 200)]
+            (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+            (run / "done.json").write_text("{}")
+    return root
+
+
+@pytest.fixture()
+def summary(tmp_path: Path) -> dict:
+    return summarize(make_comparison(tmp_path / "cmp"))
+
+
+def test_early_gain_figure(summary: dict, tmp_path: Path) -> None:
+    fig = plot_early_gain(summary, tmp_path / "early_gain.png")
+    assert isinstance(fig, Figure)
+    assert (tmp_path / "early_gain.png").read_bytes()[:8] == PNG_MAGIC
+    top, bottom = fig.axes
+    assert top.get_ylabel() == "F1 (%)" and bottom.get_xlabel() == "examples seen"
+    assert "points" in bottom.get_ylabel()
+    assert "n = 3 seeds" in top.get_title() and "95% t-interval" in top.get_title()
+    assert "Re-init vs baseline" in fig.get_suptitle()
+    assert [line.get_label() for line in top.get_lines()] == ["baseline", "reinit"]
+    gain_line, zero_line = bottom.get_lines()
+    assert gain_line.get_label() == "reinit - baseline"
+    assert list(gain_line.get_xdata()) == [0, 800, 1600, 3200, 6400]
+    assert list(gain_line.get_ydata())[1:] == pytest.approx([2.5] * 4)  # 2 + mean(seed / 2)
+    assert list(zero_line.get_ydata()) == [0, 0]  # the y = 0 reference
+    shaded = [p for p in top.patches if p.get_label().startswith("early window")]
+    assert len(shaded) == 1 and shaded[0].get_x() == 0  # from the start of training ...
+    assert shaded[0].get_x() + shaded[0].get_width() == pytest.approx(1600)  # ... to step 50 = 0.25 x 200 steps
+    assert len(top.collections) == 2  # one CI band per arm
+
+
+def test_loss_and_hasans_noans_figures(summary: dict, tmp_path: Path) -> None:
+    loss = plot_loss_curves(summary, tmp_path / "loss.png")
+    assert loss.axes[0].get_xlabel() == "examples seen" and "train loss" in loss.axes[0].get_ylabel()
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    split = plot_hasans_noans(summary, tmp_path / "split.png")
+    assert [ax.get_ylabel() for ax in split.axes] == ["HasAns F1 (%)", "NoAns F1 (%)"]
+    assert "n = 3 seeds" in split.get_suptitle()
+    assert (tmp_path / "split.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_one_seed_figures_draw_no_band_and_say_why(tmp_path: Path) -> None:
+    fig = plot_early_gain(summarize(make_comparison(tmp_path / "one", seeds=(0,))))
+    top = fig.axes[0]
+    assert len(top.collections) == 0 and "n = 1 seed" in top.get_title() and "no confidence interval" in top.get_title()
+
+
+def test_write_figures_and_plot_command(tmp_path: Path, capsys) -> None:
+    compare_dir = make_comparison(tmp_path / "cmp")
+    assert [p.name for p in write_figures(summarize(compare_dir), tmp_path / "figs")] == [
+        "early_gain.png", "loss_curves.png", "hasans_noans.png"]
+    assert main(["plot", str(compare_dir)]) == 0
+    printed = capsys.readouterr().out.split()
+    for name in ("summary.json", "early_gain.png", "loss_curves.png", "hasans_noans.png"):
+        assert str(compare_dir / name) in printed and (compare_dir / name).stat().st_size > 0
+    assert json.loads((compare_dir / "summary.json").read_text())["n_seeds"] == 3
+
+
+def test_plot_command_without_runs_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["plot", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("albertzero plot: error:")

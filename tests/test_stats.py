@@ -1,0 +1,145 @@
+"""Student-t without scipy, mean +- t-interval, paired summaries, the gain table and the conclusion wording."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from albertzero_utils.stats import (
+    conclusion,
+    gain_table,
+    mean_ci,
+    regularized_incomplete_beta,
+    summarize_aligned,
+    t_cdf,
+    t_quantile,
+)
+
+# Published two-sided 95% critical values t_{0.975, df}.
+T_975 = {1: 12.706204736, 2: 4.302652730, 4: 2.776445105, 30: 2.042272456}
+
+
+@pytest.mark.parametrize("df, expected", sorted(T_975.items()))
+def test_t_quantile_matches_tables(df: int, expected: float) -> None:
+    assert t_quantile(0.975, df) == pytest.approx(expected, abs=1e-8)
+    assert t_quantile(0.025, df) == pytest.approx(-expected, abs=1e-8)
+
+
+@pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.995, 0.9995])
+def test_t_quantile_matches_closed_forms_for_df_1_and_2(p: float) -> None:
+    assert t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-9)
+    assert t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-9)
+
+
+def test_t_cdf_is_symmetric_monotone_and_inverts_the_quantile() -> None:
+    assert t_cdf(0.0, 3) == 0.5
+    assert t_cdf(-2.0, 5) == pytest.approx(1 - t_cdf(2.0, 5), abs=1e-14)
+    assert t_cdf(-2.0, 5) == pytest.approx(0.050969739, abs=1e-8)  # table value
+    values = [t_cdf(t, 7) for t in (-5, -1, 0, 0.5, 3)]
+    assert values == sorted(values)
+    for p in (0.01, 0.3, 0.8, 0.999):
+        assert t_cdf(t_quantile(p, 6.5), 6.5) == pytest.approx(p, abs=1e-11)
+    # Large df approaches the normal quantile 1.959964.
+    assert t_quantile(0.975, 1e6) == pytest.approx(1.959964, abs=1e-5)
+
+
+def test_incomplete_beta_closed_forms() -> None:
+    for x in (0.0, 0.1, 0.5, 0.93, 1.0):
+        assert regularized_incomplete_beta(1, 1, x) == pytest.approx(x, abs=1e-14)
+        assert regularized_incomplete_beta(3, 1, x) == pytest.approx(x**3, abs=1e-14)
+        assert regularized_incomplete_beta(2, 2, x) == pytest.approx(3 * x**2 - 2 * x**3, abs=1e-14)
+
+
+def test_invalid_arguments_raise() -> None:
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError):
+            t_quantile(bad, 3)
+    with pytest.raises(ValueError):
+        t_cdf(1.0, 0)
+
+
+def test_mean_ci_by_hand() -> None:
+    # mean 4, std 2, half-width = t_{0.975,2} * 2 / sqrt(3)
+    ci = mean_ci([2.0, 4.0, 6.0])
+    half = T_975[2] * 2.0 / math.sqrt(3)
+    assert (ci.n, ci.mean, ci.std) == (3, 4.0, pytest.approx(2.0))
+    assert (ci.ci_low, ci.ci_high) == (pytest.approx(4.0 - half), pytest.approx(4.0 + half))
+    # n = 2: std sqrt(2), half-width t_{0.975,1} * sqrt(2) / sqrt(2) = t_{0.975,1}
+    assert mean_ci([1.0, 3.0]).ci_high == pytest.approx(2.0 + T_975[1])
+    assert mean_ci([1.0, 3.0], confidence=0.5).ci_high == pytest.approx(3.0)  # t_{0.75,1} = 1
+
+
+def test_mean_ci_is_undefined_below_two_values_and_ignores_missing() -> None:
+    one = mean_ci([5.0, None, float("nan")])
+    assert (one.n, one.mean, one.std, one.ci_low, one.ci_high) == (1, 5.0, None, None, None)
+    assert mean_ci([]).mean is None
+
+
+def _runs(f1: dict[str, dict[int, list[float]]], steps: list[int]) -> dict:
+    """runs[arm][seed][step] records from per-arm, per-seed F1 curves (train_loss = 3 - F1/50)."""
+    return {arm: {seed: {step: {"step": step, "examples_seen": 8 * step, "f1": value, "train_loss": 3 - value / 50}
+                         for step, value in zip(steps, curve, strict=True)}
+                  for seed, curve in by_seed.items()}
+            for arm, by_seed in f1.items()}
+
+
+def _summary(f1: dict[str, dict[int, list[float]]], steps: list[int], early: list[int]) -> dict:
+    seeds = sorted(next(iter(f1.values())))
+    aligned = summarize_aligned(_runs(f1, steps), baseline="baseline", steps=steps, early_steps=early,
+                                metrics=["f1", "train_loss"])
+    return {"baseline": "baseline", "arms": list(f1), "seeds": seeds, "n_seeds": len(seeds), "confidence": 0.95,
+            "final_step": steps[-1], "early_window": {"steps": early, "fraction": 0.25}, **aligned}
+
+
+STEPS = [0, 10, 20, 100]
+
+
+def test_paired_gains_early_window_and_final_point_by_hand() -> None:
+    summary = _summary({
+        "baseline": {0: [10, 20, 30, 70], 1: [20, 30, 40, 80], 2: [30, 40, 50, 90]},
+        "reinit":   {0: [10, 21, 33, 70], 1: [20, 31.5, 42.5, 81], 2: [30, 42, 54, 89]},
+    }, STEPS, early=[10, 20])
+    # Early gain per seed = mean over steps 10 and 20: seed0 (1+3)/2=2, seed1 (1.5+2.5)/2=2, seed2 (2+4)/2=3.
+    early = summary["early_gain"]["reinit"]["f1"]
+    assert early["per_seed"] == pytest.approx([2.0, 2.0, 3.0])
+    std = math.sqrt(((2 - 7 / 3) ** 2 * 2 + (3 - 7 / 3) ** 2) / 2)
+    assert early["mean"] == pytest.approx(7 / 3)
+    assert early["ci_low"] == pytest.approx(7 / 3 - T_975[2] * std / math.sqrt(3))
+    final = summary["final_gain"]["reinit"]["f1"]
+    assert final["per_seed"] == pytest.approx([0.0, 1.0, -1.0]) and final["mean"] == pytest.approx(0.0)
+    rows = gain_table(summary)
+    assert [r["step"] for r in rows] == STEPS and [r["early"] for r in rows] == [False, True, True, False]
+    assert rows[1]["baseline_mean"] == pytest.approx(30) and rows[1]["arm_mean"] == pytest.approx(31.5)
+    assert rows[1]["gain_mean"] == pytest.approx(1.5) and rows[1]["n"] == 3
+
+
+def test_conclusion_calls_a_gain_real_only_when_its_ci_excludes_zero() -> None:
+    summary = _summary({
+        "baseline": {0: [10, 20, 30, 70], 1: [20, 30, 40, 80], 2: [30, 40, 50, 90]},
+        "reinit":   {0: [10, 22, 32, 70], 1: [20, 32.2, 42.1, 81], 2: [30, 41.9, 52.2, 89]},
+    }, STEPS, early=[10, 20])
+    text = conclusion(summary)
+    early_part, final_part = text.split(" over the early window")
+    assert text.startswith("With 3 seeds")
+    assert "excludes 0: a real improvement" in early_part
+    assert "includes 0" in final_part and "real" not in final_part
+    assert "+2.07 points" in early_part  # (2.0 + 2.15 + 2.05) / 3, computed by hand
+
+
+def test_conclusion_reports_a_real_degradation_for_loss_going_up() -> None:
+    summary = _summary({
+        "baseline": {0: [10, 20, 30, 70], 1: [20, 30, 40, 80], 2: [30, 40, 50, 90]},
+        "reinit":   {0: [10, 22, 32, 72], 1: [20, 32.2, 42.1, 82.3], 2: [30, 41.9, 52.2, 91.8]},
+    }, STEPS, early=[10, 20])
+    # Higher F1 means lower train_loss here (3 - F1/50): the loss difference is negative, an improvement.
+    assert "a real improvement" in conclusion(summary, metric="train_loss")
+    assert "points" not in conclusion(summary, metric="train_loss")
+
+
+def test_conclusion_with_one_seed_claims_nothing() -> None:
+    summary = _summary({"baseline": {0: [10, 20, 30, 70]}, "reinit": {0: [10, 25, 36, 75]}}, STEPS, early=[10, 20])
+    text = conclusion(summary)
+    assert text.startswith("With 1 seed") and "cannot support any claim" in text
+    assert "real" not in text and "CI" not in text
+    assert summary["early_gain"]["reinit"]["f1"]["ci_low"] is None
+    assert summary["points"][1]["gains"]["reinit"]["f1"]["mean"] == pytest.approx(5.0)

@@ -1,0 +1,248 @@
+"""The training engine: schedule, paired set-up, outputs, guards (tiny model, a few steps, CPU)."""
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from albertzero_utils import run_setup
+from albertzero_utils.cli import main
+from albertzero_utils.errors import ConfigError
+from albertzero_utils.evaluation import eval_schedule, fixed_subset
+from albertzero_utils.profiles import TrainConfig
+from albertzero_utils.run_setup import (
+    EpochShuffleSampler,
+    derive_seed,
+    make_accelerator,
+    prepare_run,
+    resolve_mixed_precision,
+)
+from albertzero_utils.train import train
+
+TINY = dict(max_steps=4, eval_steps=2, max_train_samples=40, max_eval_samples=8, batch_size=4,
+            eval_batch_size=16, max_seq_length=64, doc_stride=32, max_query_length=16)
+TINY_FLAGS = ["--profile", "smoke", "--max-steps", "4", "--eval-steps", "2", "--max-train-samples", "40",
+              "--max-eval-samples", "8", "--batch-size", "4", "--max-seq-length", "64", "--doc-stride", "32",
+              "--max-query-length", "16"]
+RECORD_KEYS = {"step", "examples_seen", "epoch", "train_loss", "learning_rate", "elapsed_s", "skipped_steps",
+               "exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1",
+               "NoAns_total", "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh", "HasAns_span_exact",
+               "HasAns_span_f1"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """One intra-op thread: the tiny model gains nothing from more, and the CI machine is small and shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(tmp_path, **overrides) -> TrainConfig:
+    return TrainConfig(**{**TINY, "output_dir": str(tmp_path / "run"), **overrides})
+
+
+# ------------------------------------------------------------------------------------------- schedule
+def test_eval_schedule_is_early_dense_and_ends_on_the_last_step() -> None:
+    steps = eval_schedule(4100)
+    assert steps[:10] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    assert steps[-1] == 4100 and len(steps) == len(set(steps)) <= 20
+    late_gaps = np.diff(steps[10:])
+    assert late_gaps.min() >= 500  # after the dense start, evenly spaced
+    assert eval_schedule(1) == [1]
+    assert eval_schedule(12) == [1, 3, 4, 6, 7, 9, 10, 12]  # short runs: the evenly spaced part dominates
+
+
+def test_eval_schedule_with_an_interval() -> None:
+    assert eval_schedule(10, interval=4) == [4, 8, 10]
+    assert eval_schedule(8, interval=4) == [4, 8]
+    with pytest.raises(ValueError):
+        eval_schedule(0)
+
+
+def test_fixed_subset_is_the_same_for_every_run() -> None:
+    from albertzero_utils.data import load_examples
+
+    dev = load_examples("sample:dev")
+    first, second = fixed_subset(dev, 10), fixed_subset(dev, 10)
+    assert first["id"] == second["id"] and len(first) == 10
+    assert first["id"] != dev["id"][:10]  # drawn across the file, not its first articles
+    assert fixed_subset(dev, None) is dev
+
+
+# ------------------------------------------------------------------------------------------- pairing
+def test_derive_seed_is_stable_and_separates_purposes() -> None:
+    assert derive_seed(0, "reinit") == derive_seed(0, "reinit")
+    assert len({derive_seed(0, "reinit"), derive_seed(1, "reinit"), derive_seed(0, "data-order:0")}) == 3
+    assert 0 <= derive_seed(5, "x") < 2**63
+
+
+def test_sampler_order_depends_on_seed_and_epoch_only() -> None:
+    before = torch.get_rng_state()
+    sampler = EpochShuffleSampler(50, seed=3)
+    epoch0 = list(sampler)
+    sampler.set_epoch(1)
+    epoch1 = list(sampler)
+    sampler.set_epoch(0)
+    assert list(sampler) == epoch0 != epoch1 and sorted(epoch1) == list(range(50))
+    assert list(EpochShuffleSampler(50, seed=4)) != epoch0
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def _setup_state(cfg: TrainConfig) -> tuple:
+    setup = prepare_run(cfg, make_accelerator(cfg))
+    rng = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    weights = {k: v.clone() for k, v in setup.model.state_dict().items()}
+    orders = []
+    for epoch in (0, 1):
+        setup.train_loader.set_epoch(epoch)
+        orders.append(next(iter(setup.train_loader))["input_ids"])
+    return setup, rng, weights, orders
+
+
+def test_arms_are_paired_for_a_seed(tmp_path) -> None:
+    base, base_rng, base_weights, base_batches = _setup_state(tiny(tmp_path, seed=7))
+    arm, arm_rng, arm_weights, arm_batches = _setup_state(tiny(tmp_path, seed=7, reinit="ffn_output"))
+    changed = sorted(k for k in base_weights if not torch.equal(base_weights[k], arm_weights[k]))
+    # Only ffn_output differs (its bias is zero before and after, so only the weight changes value).
+    assert base.reinit_parameters == [] and all(".ffn_output." in name for name in arm.reinit_parameters)
+    assert [name for name in changed if name.endswith("ffn_output.weight")] == changed and len(changed) == 1
+    assert set(changed) <= set(arm.reinit_parameters)
+    assert torch.equal(base_rng[0], arm_rng[0]) and np.array_equal(base_rng[1], arm_rng[1])
+    assert base_rng[2] == arm_rng[2]
+    assert all(torch.equal(a, b) for a, b in zip(base_batches, arm_batches))
+    assert not torch.equal(base_batches[0], base_batches[1])  # a new order every epoch
+    _, other_rng, other_weights, _ = _setup_state(tiny(tmp_path, seed=8))
+    assert not torch.equal(base_rng[0], other_rng[0])
+    assert not torch.equal(base_weights["qa_outputs.weight"], other_weights["qa_outputs.weight"])
+
+
+# ------------------------------------------------------------------------------------------- a run
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "run"
+    assert main(["train", *TINY_FLAGS, "--eval-batch-size", "16", "--output-dir", str(out)]) == 0
+    return out
+
+
+def test_run_writes_config_metrics_final_and_done(finished_run) -> None:
+    out = finished_run
+    config = json.loads((out / "config.json").read_text())
+    assert config["num_processes"] == 1 and config["device"] == "cpu" and config["eval_schedule"] == [2, 4]
+    assert config["max_steps"] == 4 and config["total_steps"] == 4 and "torch" in config["versions"]
+    assert "git_commit" in config and config["mixed_precision_resolved"] == "no"
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    for record in records:
+        assert set(record) == RECORD_KEYS
+        assert record["total"] == 8 and math.isfinite(record["train_loss"]) and record["skipped_steps"] == 0
+    assert [r["examples_seen"] for r in records] == [8, 16]
+    assert records[0]["learning_rate"] > records[1]["learning_rate"] > 0  # linear decay after warm-up
+    assert {p.name for p in (out / "final").iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json"}
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert len(predictions) == 8 and set(json.loads((out / "null_odds.json").read_text())) == set(predictions)
+    done = json.loads((out / "done.json").read_text())
+    assert done["steps"] == 4 and done["final_metrics"]["f1"] == records[-1]["f1"]
+
+
+def test_final_model_reloads_with_the_trained_weights(finished_run) -> None:
+    from safetensors.torch import load_file
+
+    from albertzero_utils.modeling import load_qa_model
+
+    model = load_qa_model(finished_run / "final")
+    saved = load_file(str(finished_run / "final" / "model.safetensors"))
+    assert torch.equal(model.state_dict()["qa_outputs.weight"], saved["qa_outputs.weight"])
+
+
+def test_finished_run_is_not_trained_again(finished_run) -> None:
+    messages: list[str] = []
+    result = train(tiny(finished_run.parent, resume_from_checkpoint="latest", output_dir=str(finished_run)),
+                   log=messages.append)
+    assert "finished already" in messages[0] and [r["step"] for r in result.records] == [2, 4]
+
+
+def test_existing_run_is_not_overwritten_by_accident(finished_run) -> None:
+    with pytest.raises(ConfigError, match="already holds a run.*--resume-from-checkpoint latest"):
+        train(tiny(finished_run.parent, output_dir=str(finished_run)))
+
+
+def test_gradient_accumulation_counts_optimizer_steps(tmp_path) -> None:
+    result = train(tiny(tmp_path, max_steps=2, eval_steps=1, gradient_accumulation_steps=2), log=lambda _: None)
+    assert [r["examples_seen"] for r in result.records] == [8, 16]  # 2 micro-batches of 4 per step
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["steps_per_epoch"] == math.ceil(math.ceil(config["train_features"] / 4) / 2)
+
+
+def test_another_precision_in_the_same_process(tmp_path, finished_run) -> None:
+    train(tiny(tmp_path, max_steps=1, mixed_precision="bf16"), log=lambda _: None)  # after a run without
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["mixed_precision_resolved"] == "bf16"
+
+
+def test_latest_without_a_checkpoint_starts_fresh(tmp_path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "tor')  # a killed attempt
+    messages: list[str] = []
+    result = train(tiny(tmp_path, max_steps=2, resume_from_checkpoint="latest"), log=messages.append)
+    assert any("no complete checkpoint" in m and "starting fresh" in m for m in messages)
+    assert [r["step"] for r in result.records] == [2] and result.resumed_from is None
+
+
+def test_unwritable_output_dir_fails_before_training(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigError, match="not writable") as info:
+        train(tiny(tmp_path, output_dir=str(blocker / "run")))
+    assert "\n" not in str(info.value)
+
+
+def test_nan_loss_stops_the_run(tmp_path, monkeypatch, capsys) -> None:
+    real_load = run_setup.load_qa_model
+
+    def poisoned_load(*args, **kwargs):
+        model = real_load(*args, **kwargs)
+        forward, calls = model.forward, []
+
+        def forward_with_nan(**batch):
+            output = forward(**batch)
+            calls.append(output.loss is not None)  # training forwards only (evaluation has no loss)
+            if sum(calls) == 3 and calls[-1]:
+                output.loss = output.loss * float("nan")
+            return output
+
+        model.forward = forward_with_nan
+        return model
+
+    monkeypatch.setattr(run_setup, "load_qa_model", poisoned_load)
+    out = tmp_path / "run"
+    assert main(["train", *TINY_FLAGS, "--eval-steps", "1", "--output-dir", str(out)]) == 3  # diverged
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("albertzero train: error: the training loss became nan at step 3")
+    assert "--learning-rate" in err[0] and "--mixed-precision bf16 or no" in err[0]
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert not (out / "done.json").exists()
+
+
+def test_mixed_precision_auto(monkeypatch) -> None:
+    assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=True)) == "no"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=False)) == "fp16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=False)) == "bf16"
+    assert resolve_mixed_precision(TrainConfig(mixed_precision="no", cpu=False)) == "no"
+
+
+def test_gradient_checkpointing_gives_the_same_run(tmp_path) -> None:
+    plain = train(tiny(tmp_path / "plain", max_steps=2, eval_steps=1), log=lambda _: None)
+    checkpointed = train(tiny(tmp_path / "ckpt", max_steps=2, eval_steps=1, gradient_checkpointing=True),
+                         log=lambda _: None)
+    for a, b in zip(plain.records, checkpointed.records):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["f1"] == pytest.approx(b["f1"])
