@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: setup
-	$(OFFLINE) MPLBACKEND=Agg $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval $(NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg)
+	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval $(NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg)
 
 demo: setup
 	$(OFFLINE) MPLBACKEND=Agg $(BIN)/albertzero compare --profile smoke --output-dir runs/demo

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .fileio import write_text_atomic
 
 REPO_URL = "https://github.com/albertzero/albertZero"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -58,9 +61,7 @@ def normalize_notebook(path: Path) -> None:
     nb["metadata"].pop("widgets", None)
     for cell in nb.get("cells", []):
         cell.get("metadata", {}).pop("execution", None)
-    tmp = path.with_suffix(".ipynb.tmp")
-    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str]) -> int:
@@ -75,3 +76,33 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+@dataclass(frozen=True)
+class DevData:
+    """Which SQuAD 2.0 dev data and tokenizer a notebook uses, and a line saying so for its banner."""
+
+    source: str  # for data.load_examples: a JSON path, "sample:dev" or a Hub id
+    tokenizer: str  # for data.load_tokenizer: a local directory or a Hub id
+    description: str
+
+
+def dev_data(dev_file: str | os.PathLike | None = None, profile: str = "smoke") -> DevData:
+    """The dev data a chapter notebook reads: ``dev_file`` if given, else the official dev set in ../shared
+    when present, else (profiles other than smoke) the Hub's ``rajpurkar/squad_v2``, else the bundled sample.
+
+    The tokenizer is albert-base-v2's (from ../shared, else from the Hub outside smoke), else the tiny one.
+    """
+    from . import paths
+
+    if paths.shared_available():
+        tokenizer = str(paths.SHARED_ALBERT_BASE)
+    else:
+        tokenizer = "albert/albert-base-v2" if profile != "smoke" else str(paths.TINY_MODEL_DIR)
+    if dev_file is not None:
+        return DevData(str(dev_file), tokenizer, f"your file {Path(dev_file).name}")
+    if paths.shared_available():
+        return DevData(str(paths.SHARED_DEV), tokenizer, "official SQuAD 2.0 dev set (../shared)")
+    if profile != "smoke":
+        return DevData("rajpurkar/squad_v2", tokenizer, "SQuAD 2.0 validation split (Hugging Face Hub)")
+    return DevData("sample:dev", tokenizer, "bundled offline sample (data/sample/dev-v2.0.json), not SQuAD")
