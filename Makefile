@@ -6,6 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 TORCH_VERSION := 2.13.0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+# Notebook 02 reads the real SQuAD 2.0 dev set when ../shared has it (CI does), and its committed outputs were
+# recorded so. Without ../shared (a user's fresh clone) it runs on the bundled sample: then nbval runs it in
+# lax mode (every cell must run without error; outputs are not compared), and says so.
+SHARED_DEV := $(or $(ALBERTZERO_SHARED),../shared)/squad2/dev-v2.0.json
+SHARED_NOTEBOOKS := notebooks/02_squad2_head.ipynb
+LAX_NOTEBOOKS := $(if $(wildcard $(SHARED_DEV)),,$(filter $(SHARED_NOTEBOOKS),$(NOTEBOOKS)))
+STRICT_NOTEBOOKS := $(filter-out $(LAX_NOTEBOOKS),$(NOTEBOOKS))
+NBVAL := --nbval-sanitize-with notebooks/sanitize.cfg
 # Tests, the demo and the notebooks never touch the network.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
@@ -29,7 +37,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: setup
-	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval $(NOTEBOOKS) --nbval-sanitize-with notebooks/sanitize.cfg)
+	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest tests $(if $(STRICT_NOTEBOOKS),--nbval $(STRICT_NOTEBOOKS) $(NBVAL))
+ifneq ($(LAX_NOTEBOOKS),)
+	@echo "make test: $(SHARED_DEV) not found: running $(LAX_NOTEBOOKS) on the bundled sample in nbval's lax mode"
+	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest --nbval-lax $(LAX_NOTEBOOKS) $(NBVAL)
+endif
 
 demo: setup
 	$(OFFLINE) MPLBACKEND=Agg $(BIN)/albertzero compare --profile smoke --output-dir runs/demo
