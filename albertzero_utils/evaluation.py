@@ -83,16 +83,28 @@ def build_eval_set(examples: datasets.Dataset, tokenizer: Any, feature_cfg: Feat
 
 @torch.no_grad()
 def predict_logits(model: Any, eval_set: EvalSet, accelerator: Any, *, desc: str = "eval") -> tuple[np.ndarray, ...]:
-    """Start, end and answerability logits of every window, in order ([N, L], [N, L], [N, 2] float32)."""
+    """Start, end and answerability logits of every window, in order ([N, L], [N, L], [N, 2] float32).
+
+    Each batch runs without autograd and cut to its longest real window (outputs at real tokens do not
+    depend on padding); the cut positions get ``-inf`` logits, so every process gathers full-length rows.
+    """
     was_training = model.training
     model.eval()
     parts: list[tuple[torch.Tensor, ...]] = []
-    for batch in tqdm(eval_set.loader, desc=desc, leave=False, **quiet_unless(accelerator.is_main_process)):
-        out = model(**batch)
-        gathered = accelerator.gather_for_metrics((out.start_logits, out.end_logits, out.has_logits))
-        parts.append(tuple(t.float().cpu() for t in gathered))
+    with torch.inference_mode():
+        for batch in tqdm(eval_set.loader, desc=desc, leave=False, **quiet_unless(accelerator.is_main_process)):
+            full, length = batch["input_ids"].shape[1], int(batch["attention_mask"].sum(dim=1).max())
+            out = model(**{name: tensor[:, :length] for name, tensor in batch.items()})
+            start, end = (_pad_right(logits, full) for logits in (out.start_logits, out.end_logits))
+            gathered = accelerator.gather_for_metrics((start, end, out.has_logits))
+            parts.append(tuple(t.float().cpu() for t in gathered))
     model.train(was_training)
     return tuple(torch.cat([p[i] for p in parts]).numpy() for i in range(3))
+
+
+def _pad_right(logits: torch.Tensor, length: int) -> torch.Tensor:
+    """``[B, l]`` logits padded to ``[B, length]`` with ``-inf`` (never chosen as a span end point)."""
+    return torch.nn.functional.pad(logits, (0, length - logits.shape[1]), value=float("-inf"))
 
 
 def score(golds: dict[str, list[str]], predictions: Predictions) -> dict[str, float]:

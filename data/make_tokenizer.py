@@ -58,7 +58,9 @@ def tiny_albert_config(vocab_size: int) -> dict:
         "inner_group_num": 1,
         "num_attention_heads": 4,
         "intermediate_size": 512,
-        "hidden_act": "gelu_new",
+        # gelu_new (albert-base-v2's activation) computed by one fused PyTorch op: the same tanh formula, and
+        # several times faster on a CPU than transformers' elementwise gelu_new
+        "hidden_act": "gelu_pytorch_tanh",
         "hidden_dropout_prob": 0,
         "attention_probs_dropout_prob": 0,
         "classifier_dropout_prob": 0.1,
