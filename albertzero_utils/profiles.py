@@ -99,7 +99,7 @@ _COMMON: dict[str, Any] = {"max_seq_length": 384, "doc_stride": 128, "max_query_
 PROFILES: dict[str, dict[str, Any]] = {
     # Offline, CPU, well under a minute per arm and seed: the tiny random ALBERT on the bundled sample.
     # lr 1e-3 / batch 16 / 10% warmup learned best in the data's learnability checks (2e-3 diverged);
-    # 60 steps keep `make demo` (2 arms x 3 seeds) near 3 minutes on 2 cores.
+    # 60 steps keep `make demo` (2 arms x 3 seeds) under 3 minutes on 2 cores (2 min 22 s measured).
     "smoke": {
         "model": str(paths.TINY_MODEL_DIR), "train_file": "sample:train", "eval_file": "sample:dev",
         "dataset": None, "max_seq_length": 128, "doc_stride": 64, "max_query_length": 32,
@@ -109,7 +109,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 on
     # GPUs that have it). Early evaluations use a fixed 2,000-question dev subset; the full dev set is
-    # evaluated once at the end. Checkpoints every 500 steps (~15 min on a T4) survive a disconnect.
+    # evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by notebook 03's FLOP
+    # estimate; not measured) survive a disconnect.
     "colab": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
         "max_eval_samples": 2000, "final_eval_full": True, "cpu": False, "num_epochs": 1, "batch_size": 16,
