@@ -15,7 +15,7 @@ from typing import Any
 import datasets
 import numpy as np
 
-from .features import FeatureConfig, build_eval_features, build_train_features
+from .features import FeatureConfig, build_eval_features, build_train_features, in_memory_features
 
 _GOLD_STYLE = "background:#b7e4c7;border-radius:3px;padding:0 2px"
 _PLAUSIBLE_STYLE = "background:#ffe8a3;border-bottom:2px dashed #c77d00;padding:0 2px"
@@ -166,13 +166,8 @@ def context_windows(example: Mapping[str, Any], tokenizer: Any, cfg: FeatureConf
     """The windows :func:`~albertzero_utils.features.build_train_features` makes for one question, placed
     on its context's tokens (from the evaluation features' offsets of the very same tokenisation)."""
     one = datasets.Dataset.from_list([dict(example)])
-    caching = datasets.is_caching_enabled()
-    datasets.disable_caching()  # one throw-away question: keep it in memory, out of the feature cache
-    try:
+    with in_memory_features():  # one throw-away question: out of the feature cache
         train, evaluation = build_train_features(one, tokenizer, cfg), build_eval_features(one, tokenizer, cfg)
-    finally:
-        if caching:
-            datasets.enable_caching()
     encoded = tokenizer(example["context"], add_special_tokens=False, return_offsets_mapping=True)
     starts = [start for start, _ in encoded["offset_mapping"]]
     windows = []

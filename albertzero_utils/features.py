@@ -11,10 +11,12 @@ same inputs reads the cache instead of re-tokenising.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -113,6 +115,18 @@ def feature_cache_dir() -> Path:
     if os.environ.get("HF_DATASETS_CACHE"):
         return Path(os.environ["HF_DATASETS_CACHE"]) / "albertzero"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "albertzero"
+
+
+@contextlib.contextmanager
+def in_memory_features() -> Iterator[None]:
+    """Build one-off features (a single question) in memory, without writing an Arrow cache file for each."""
+    enabled = datasets.is_caching_enabled()
+    datasets.disable_caching()
+    try:
+        yield
+    finally:
+        if enabled:
+            datasets.enable_caching()
 
 
 def _tokenizer_fingerprint(tokenizer: Any) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .data import EXAMPLE_FEATURES, FeatureConfig, build_eval_features, load_examples
+from .features import in_memory_features
 from .errors import CheckpointError
 from .postprocess import PostprocessConfig, Predictions, postprocess
 
@@ -94,18 +95,6 @@ def predict_file(model: torch.nn.Module, tokenizer: Any, data_source: str | os.P
     return predict_examples(model, tokenizer, examples, batch_size, cfg, feature_cfg)
 
 
-@contextlib.contextmanager
-def _without_dataset_cache() -> Iterator[None]:
-    """Keep one-off features in memory instead of writing an Arrow cache file for each question."""
-    enabled = datasets.is_caching_enabled()
-    datasets.disable_caching()
-    try:
-        yield
-    finally:
-        if enabled:
-            datasets.enable_caching()
-
-
 def answer_question(model: torch.nn.Module, tokenizer: Any, question: str, context: str,
                     cfg: PostprocessConfig = PostprocessConfig(),
                     feature_cfg: FeatureConfig = FeatureConfig()) -> dict:
@@ -114,7 +103,7 @@ def answer_question(model: torch.nn.Module, tokenizer: Any, question: str, conte
     empty = {"text": [], "answer_start": []}
     row = {"id": SINGLE_QUESTION_ID, "title": "", "context": context, "question": question, "answers": empty,
            "plausible_answers": empty}
-    with _without_dataset_cache():
+    with in_memory_features():
         examples = datasets.Dataset.from_list([row], features=EXAMPLE_FEATURES)
         predictions = predict_examples(model, tokenizer, examples, batch_size=8, cfg=cfg, feature_cfg=feature_cfg)
     answer = predictions.answers[SINGLE_QUESTION_ID]

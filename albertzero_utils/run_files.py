@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from . import checkpoint, paths
 from .errors import CheckpointError, ConfigError
-from .fileio import write_json_atomic
+from .fileio import write_json_atomic, write_text_atomic
 
 #: Files and folders of a run that a fresh start (or --overwrite-output-dir) replaces.
 RUN_ARTIFACTS = ("metrics.jsonl", "done.json", "final", "checkpoints", "predictions.json", "null_odds.json",
@@ -131,9 +131,7 @@ class MetricsLog:
         if len(records) < count:
             raise CheckpointError(f"{self.path}: has {len(records)} records but the checkpoint expects {count}")
         records = records[:count]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in records))
         return records
 
     def append(self, record: dict[str, Any]) -> None:
