@@ -10,6 +10,7 @@ DATA_DIR = REPO_ROOT / "data"
 SAMPLE_TRAIN = DATA_DIR / "sample" / "train-v2.0.json"
 SAMPLE_DEV = DATA_DIR / "sample" / "dev-v2.0.json"
 TINY_MODEL_DIR = DATA_DIR / "tiny-albert"
+PRETRAIN_CORPUS = DATA_DIR / "pretrain" / "corpus.txt"
 
 #: Real material beside the checkout (CI and developer machines only; a fresh clone has none of it).
 SHARED_DIR = Path(os.environ.get("ALBERTZERO_SHARED", REPO_ROOT.parent / "shared"))

@@ -167,12 +167,10 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     return {str(key).replace("-", "_"): value for key, value in data.items()}
 
 
-_FIELD_TYPES = typing.get_type_hints(TrainConfig)
-
-
-def _coerce(name: str, value: Any, source: str) -> Any:
-    """Check one option value against its TrainConfig type (ints and numeric text are accepted for floats)."""
-    hint = _FIELD_TYPES[name]
+def _coerce(name: str, value: Any, source: str, config_class: type = TrainConfig) -> Any:
+    """Check one option value against its type in `config_class` (ints and numeric text are accepted for
+    floats)."""
+    hint = typing.get_type_hints(config_class)[name]
     if name == "reinit":
         if value is not None and not isinstance(value, (str, list, tuple)):
             raise ConfigError(f"{source}: option 'reinit' expects targets such as ffn_output, not {value!r:.60}")
@@ -201,16 +199,18 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return value
 
 
-def apply_options(base: Mapping[str, Any], options: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """`base` updated with `options` (unknown names and wrong types raise ConfigError naming `source`)."""
+def apply_options(base: Mapping[str, Any], options: Mapping[str, Any], source: str,
+                  config_class: type = TrainConfig) -> dict[str, Any]:
+    """`base` updated with `options` (unknown names and wrong types raise ConfigError naming `source`);
+    the options are the fields of `config_class` (TrainConfig, or pretrain's PretrainConfig)."""
     merged = dict(base)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    known = {f.name for f in dataclasses.fields(config_class)}
     for name, value in options.items():
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=2)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             raise ConfigError(f"{source}: unknown option {name!r}{hint}")
-        merged[name] = _coerce(name, value, source)
+        merged[name] = _coerce(name, value, source, config_class)
     return merged
 
 

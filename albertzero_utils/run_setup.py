@@ -89,7 +89,7 @@ def make_accelerator(cfg: TrainConfig) -> Accelerator:
                        step_scheduler_with_optimizer=False)
 
 
-def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+def optimizer_for(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW (bias-corrected) with weight decay on every weight except biases and LayerNorm parameters."""
     no_decay = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm) for p in m.parameters()}
     no_decay |= {id(p) for name, p in model.named_parameters() if name.endswith("bias")}
@@ -99,7 +99,7 @@ def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.learning_rate)
 
 
-def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+def linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up from 0 over `warmup` steps, then linear decay to 0 at `total`."""
     def factor(step: int) -> float:
         if step < warmup:
@@ -137,10 +137,10 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     final_eval_set = None
     if cfg.final_eval_full and len(eval_set.examples) < len(eval_examples):
         final_eval_set = build_eval_set(eval_examples, tokenizer, feature_cfg, cfg.eval_batch_size, accelerator)
-    model, optimizer, loader = accelerator.prepare(model, _optimizer(model, cfg), loader)
+    model, optimizer, loader = accelerator.prepare(model, optimizer_for(model, cfg), loader)
     steps_per_epoch = math.ceil(len(loader) / cfg.gradient_accumulation_steps)
     total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
-    scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
+    scheduler = linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
     sizes = {"train_examples": len(train_examples), "train_features": len(train_features),
              "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features)}
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,

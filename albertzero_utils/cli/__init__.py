@@ -13,6 +13,7 @@ from typing import Sequence
 
 #: Subcommand name -> module under albertzero_utils.cli (imported lazily, so `--help` is fast).
 COMMANDS: dict[str, str] = {
+    "pretrain": "pretrain",
     "train": "train",
     "compare": "compare",
     "evaluate": "evaluate",

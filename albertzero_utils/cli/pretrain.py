@@ -1,0 +1,59 @@
+"""`albertzero pretrain`: pretrain an ALBERT with n-gram masked LM and sentence-order prediction.
+
+Settings come from a profile (tiny: the embedded default on a CPU; gpu: a bigger small ALBERT), then
+``--config FILE`` (YAML/JSON), then the flags. ``final/`` is what ``albertzero train --model DIR/final`` takes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import Any
+
+from ..pretrain import PRETRAIN_PROFILES, PretrainConfig
+
+HELP = "pretrain an ALBERT (n-gram masked LM + sentence-order prediction) on a one-sentence-per-line corpus"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    def option(flag: str, **kwargs: Any) -> None:
+        parser.add_argument(flag, default=None, **kwargs)
+
+    option("--profile", choices=list(PRETRAIN_PROFILES),
+           help="base settings: tiny (the embedded default, CPU) or gpu (a bigger small ALBERT on GPUs)")
+    option("--config", metavar="FILE", help="YAML or JSON file of options (applied after the profile)")
+    option("--corpus", metavar="FILE", help="one sentence per line, a blank line between documents")
+    option("--model-config", metavar="DIR", help="directory with the AlbertConfig (config.json) and tokenizer")
+    option("--output-dir", metavar="DIR", help="where the run's files go (default runs/pretrain-PROFILE)")
+    option("--seed", type=int, help="seed of the initial weights, the data order, the swaps and the masks")
+    option("--heldout-share", type=float, metavar="R", help="share of documents held out for evaluation")
+    option("--max-seq-length", type=int, metavar="N")
+    option("--max-steps", type=int, metavar="N", help="optimizer steps")
+    option("--batch-size", type=int, metavar="N", help="per process and micro-batch")
+    option("--eval-batch-size", type=int, metavar="N")
+    option("--gradient-accumulation-steps", type=int, metavar="N")
+    option("--learning-rate", type=float, metavar="LR")
+    option("--weight-decay", type=float, metavar="WD")
+    option("--warmup-ratio", type=float, metavar="R")
+    option("--eval-steps", type=int, metavar="N", help="evaluate on the held-out documents every N steps")
+    option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
+    option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
+    option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
+    option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
+    option("--mixed-precision", choices=["no", "fp16", "bf16", "auto"])
+    option("--cpu", action=argparse.BooleanOptionalAction, help="run on the CPU even if a GPU is present")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pretrain import pretrain, resolve
+
+    fields = {f.name for f in dataclasses.fields(PretrainConfig)} - {"profile"}
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if overrides.get("overwrite_output_dir") is False:
+        del overrides["overwrite_output_dir"]
+    cfg = resolve(args.profile, args.config, overrides)
+    if int(os.environ.get("RANK", "0")) == 0:
+        settings = "\n".join(f"  {k}: {v}" for k, v in dataclasses.asdict(cfg).items())
+        print(f"albertzero pretrain: profile {cfg.profile!r}, resolved settings:\n{settings}", flush=True)
+    pretrain(cfg)
+    return 0

@@ -1,0 +1,134 @@
+"""`albertzero pretrain`: n-gram masks, sentence-order pairs, metrics, final/ for fine-tuning, exact resume."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from albertzero_utils import paths
+from albertzero_utils.cli import main
+from albertzero_utils.data import load_tokenizer
+from albertzero_utils.modeling import load_qa_model
+from albertzero_utils.pretrain import PretrainConfig, pretrain, resolve
+from albertzero_utils.pretrain_data import (IGNORE_INDEX, PretrainingDataset, build_segment_pairs, ngram_mask,
+                                            read_documents, example_rng)
+from albertzero_utils.errors import ConfigError, DataError
+
+SMALL = dict(max_steps=4, eval_steps=2, batch_size=4, eval_batch_size=16, max_seq_length=48, heldout_share=0.2)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(paths.TINY_MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory) -> Path:
+    """The first 20 documents of the bundled corpus."""
+    documents = paths.PRETRAIN_CORPUS.read_text(encoding="utf-8").split("\n\n")[:20]
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n\n".join(documents) + "\n", encoding="utf-8")
+    return path
+
+
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_segment_pairs_fit_the_sequence_and_keep_sentence_order(tokenizer) -> None:
+    documents = read_documents(paths.PRETRAIN_CORPUS)[:30]
+    pairs = build_segment_pairs(documents, tokenizer, max_seq_length=64)
+    assert len(pairs) > 30
+    assert all(len(p.first) + len(p.second) + 3 <= 64 and p.first and p.second for p in pairs)
+    first_document = tokenizer(" ".join(documents[0]), add_special_tokens=False)["input_ids"]
+    assert pairs[0].first + pairs[0].second == first_document[:len(pairs[0].first) + len(pairs[0].second)]
+
+
+def test_ngram_masking_covers_15_percent_in_spans_of_one_to_three(tokenizer) -> None:
+    ids = list(range(10, 210))
+    masked_share, span_lengths, replaced = [], [], []
+    for seed in range(50):
+        masked, labels = ngram_mask(ids, list(range(len(ids))), example_rng(seed, 0, 0), mask_id=4,
+                                    vocab_size=len(tokenizer), special_ids={0, 1, 2, 3, 4})
+        chosen = [i for i, label in enumerate(labels) if label != IGNORE_INDEX]
+        assert all(labels[i] == ids[i] for i in chosen)
+        assert all(masked[i] == ids[i] for i in range(len(ids)) if i not in chosen)
+        masked_share.append(len(chosen) / len(ids))
+        runs, length = [], 1
+        for a, b in zip(chosen, chosen[1:]):
+            if b == a + 1:
+                length += 1
+            else:
+                runs.append(length)
+                length = 1
+        span_lengths += runs + [length]
+        replaced += [masked[i] == 4 for i in chosen]
+    assert 0.14 <= sum(masked_share) / len(masked_share) <= 0.16
+    assert 0.75 <= sum(replaced) / len(replaced) <= 0.85  # 80% become [MASK]
+    assert max(span_lengths) > 1  # n-grams, not single tokens only (adjacent spans may merge)
+
+
+def test_examples_are_a_function_of_seed_epoch_and_index(tokenizer) -> None:
+    pairs = build_segment_pairs(read_documents(paths.PRETRAIN_CORPUS)[:10], tokenizer, 64)
+    data = PretrainingDataset(pairs, tokenizer, seed=7)
+    first = [data[i] for i in range(len(pairs))]
+    assert first == [PretrainingDataset(pairs, tokenizer, seed=7)[i] for i in range(len(pairs))]
+    data.set_epoch(1)
+    assert [data[i] for i in range(len(pairs))] != first
+    swapped = [e["sentence_order_label"] for e in first]
+    assert 0 < sum(swapped) < len(swapped)
+    for example, pair in zip(first, pairs):
+        segment_a = sum(1 for t in example["token_type_ids"] if t == 0) - 2
+        expected_first = pair.second if example["sentence_order_label"] else pair.first
+        assert segment_a == len(expected_first)
+        labels = example["labels"]
+        restored = [l if l != IGNORE_INDEX else t for t, l in zip(example["input_ids"], labels)]
+        assert restored[1:1 + segment_a] == expected_first
+
+
+def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_path, small_corpus) -> None:
+    out = tmp_path / "pt"
+    code = main(["pretrain", "--corpus", str(small_corpus), "--output-dir", str(out), "--max-steps", "4",
+                 "--eval-steps", "2", "--batch-size", "4", "--max-seq-length", "48", "--heldout-share", "0.2"])
+    assert code == 0
+    records = _records(out)
+    assert [r["step"] for r in records] == [0, 2, 4]
+    for record in records:
+        assert {"mlm_loss", "mlm_accuracy", "sop_loss", "sop_accuracy"} <= set(record)
+        assert 0 <= record["mlm_accuracy"] <= 1 and 0 <= record["sop_accuracy"] <= 1
+    assert records[-1]["mlm_loss"] < records[0]["mlm_loss"]
+    assert (out / "final" / "model.safetensors").is_file()
+    model = load_qa_model(out / "final", seed=0)
+    from safetensors.torch import load_file
+    saved = load_file(str(out / "final" / "model.safetensors"))
+    name = "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn_output.weight"
+    assert torch.equal(dict(model.named_parameters())[name], saved[name])
+    code = main(["train", "--model", str(out / "final"), "--max-steps", "2", "--max-train-samples", "16",
+                 "--max-eval-samples", "8", "--batch-size", "4", "--output-dir", str(tmp_path / "ft")])
+    assert code == 0 and (tmp_path / "ft" / "done.json").is_file()
+
+
+def test_resume_from_a_checkpoint_replays_the_same_records(tmp_path, small_corpus) -> None:
+    torch.set_num_threads(1)
+    cfg = dict(SMALL, corpus=str(small_corpus), save_steps=2)
+    pretrain(PretrainConfig(**cfg, output_dir=str(tmp_path / "a")), log=lambda _: None)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "b" / "done.json").unlink()
+    pretrain(PretrainConfig(**cfg, output_dir=str(tmp_path / "b"),
+                            resume_from_checkpoint=str(tmp_path / "b" / "checkpoints" / "step-2")), log=lambda _: None)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]  # noqa: E731
+    assert strip(_records(tmp_path / "b")) == strip(_records(tmp_path / "a"))
+
+
+def test_bad_corpus_and_options_give_one_line_errors(tmp_path, capsys) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("one sentence only\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no document with two or more sentences"):
+        read_documents(empty)
+    with pytest.raises(ConfigError, match="--max-steps must be a positive integer"):
+        resolve("tiny", None, {"max_steps": 0})
+    assert main(["pretrain", "--corpus", str(tmp_path / "missing.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err
