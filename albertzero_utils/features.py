@@ -23,6 +23,7 @@ from typing import Any, Callable
 import datasets
 import numpy as np
 
+from . import paths
 from .errors import ConfigError
 
 CLS_INDEX = 0
@@ -73,6 +74,7 @@ def load_tokenizer(name_or_dir: str | os.PathLike, *, match_original_albert: boo
     """
     from transformers import AutoTokenizer  # heavy import, only when needed
 
+    name_or_dir = paths.model_location(name_or_dir)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir))
     except (OSError, ValueError) as exc:

@@ -29,7 +29,7 @@ from transformers.models.auto.modeling_auto import MODEL_MAPPING, MODEL_MAPPING_
 from transformers.utils import ModelOutput
 
 from .errors import CheckpointError, ConfigError, UnsafeCheckpointError
-from .paths import TINY_MODEL_DIR
+from .paths import TINY_MODEL_DIR, model_location
 
 #: Files whose presence means a directory holds trained weights (otherwise it is built from its config).
 WEIGHT_FILES = (
@@ -261,12 +261,14 @@ def load_qa_model(
 ) -> PreTrainedModel:
     """An AVPool QA model: the pretrained encoder with freshly initialised heads.
 
-    ``name_or_dir`` is a hub id (``albert/albert-base-v2``) or a local directory. A directory with only
+    ``name_or_dir`` is a hub id (``albert/albert-base-v2``), a local directory, or a named embedded model
+    (``tiny``: pretrained, ``tiny-random``: random weights; see ``paths.NAMED_MODELS``). A directory with only
     ``config.json`` (like ``data/tiny-albert``), or ``from_config=True``, gives random weights. Every
     randomly initialised weight (all of them, or only the heads) is a deterministic function of ``seed`` and
     the caller's global RNG is left untouched (see :func:`seeded_init`). ``config_overrides`` set existing
     config options (e.g. ``hidden_dropout_prob=0.1``). Attention defaults to transformers' choice (SDPA).
     """
+    name_or_dir = model_location(name_or_dir)
     config = _resolve_config(name_or_dir, config_overrides)
     model_class = avpool_class(config.model_type)
     with seeded_init(seed):

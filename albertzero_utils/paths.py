@@ -9,7 +9,10 @@ REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = REPO_ROOT / "data"
 SAMPLE_TRAIN = DATA_DIR / "sample" / "train-v2.0.json"
 SAMPLE_DEV = DATA_DIR / "sample" / "dev-v2.0.json"
-TINY_MODEL_DIR = DATA_DIR / "tiny-albert"
+TINY_MODEL_DIR = DATA_DIR / "tiny-albert"  # the tiny config and tokenizer: random weights (the A/A control)
+TINY_PRETRAINED_DIR = DATA_DIR / "tiny-albert-pretrained"  # the same model, pretrained (`make pretrain-tiny`)
+#: Short names for the embedded models, accepted wherever a model name or directory is.
+NAMED_MODELS = {"tiny": TINY_PRETRAINED_DIR, "tiny-random": TINY_MODEL_DIR}
 PRETRAIN_CORPUS = DATA_DIR / "pretrain" / "corpus.txt"
 
 #: Real material beside the checkout (CI and developer machines only; a fresh clone has none of it).
@@ -18,6 +21,11 @@ SHARED_DEV = SHARED_DIR / "squad2" / "dev-v2.0.json"
 SHARED_TRAIN28 = SHARED_DIR / "squad2" / "splits" / "dev-train28.json"
 SHARED_HELDOUT7 = SHARED_DIR / "squad2" / "splits" / "dev-heldout7.json"
 SHARED_ALBERT_BASE = SHARED_DIR / "albert-base-v2"
+
+
+def model_location(name_or_dir: str | os.PathLike) -> str:
+    """The directory of a named embedded model (``tiny``, ``tiny-random``); any other name unchanged."""
+    return str(NAMED_MODELS.get(str(name_or_dir), name_or_dir))
 
 
 def shared_available() -> bool:

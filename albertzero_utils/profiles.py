@@ -288,7 +288,7 @@ def check_environment(cfg: TrainConfig) -> None:
         raise ConfigError("--mixed-precision fp16 needs a CUDA GPU; use --mixed-precision bf16 or no on CPU")
     if not hub_offline():
         return
-    needs = [("--model", cfg.model)] if not Path(cfg.model).expanduser().is_dir() else []
+    needs = [("--model", cfg.model)] if not Path(paths.model_location(cfg.model)).expanduser().is_dir() else []
     if cfg.dataset and (cfg.train_file is None or cfg.eval_file is None):
         needs.append(("--dataset", cfg.dataset))
     missing = [(flag, name) for flag, name in needs if not _in_hub_cache(name, flag == "--dataset")]

@@ -10,9 +10,10 @@ learns the sample's language, but
 - **no paragraph is shared**: documents are written fresh, in a fixed order (a definition, then most of the
   kind's facts in the order of its slots, years in chronological order, then descriptive sentences), not as
   the sample's shuffled paragraphs;
-- **no entity is shared**: every name is built from syllables and first names that the sample never uses
-  (``CORPUS_*`` below), so no town, person, ship, company, festival, river or mountain of the corpus appears in
-  the sample, and the other way round (``tests/test_pretrain_corpus.py`` checks it).
+- **no entity is shared**: names are built from the sample's syllables and words (so the tiny tokenizer,
+  trained on the sample, knows their pieces), but every name the sample uses is excluded, so no town, person,
+  ship, company, festival, river or mountain of the corpus appears in the sample, and the other way round
+  (``tests/test_pretrain_corpus.py`` checks it).
 
 Unlike a sample paragraph, a document states several facts of the same type (when a town was founded *and*
 when the railway came), so masked-LM pretraining must learn which relation a sentence expresses; and its
@@ -31,21 +32,10 @@ import make_sample as sample  # noqa: E402  (data/ is not a package)
 
 SEED = 20261202
 DEFAULT_OUT = Path(__file__).resolve().parent / "pretrain" / "corpus.txt"
-DOCUMENTS = 1200
+DOCUMENTS = 540  # 90 per kind: about 100 ship names are free of the sample's names
 STATED_SHARE = 0.8  # share of a kind's slots a document states
 FILLERS = (3, 5)  # descriptive sentences at the end of a document
 
-# Syllables and first names that the QA sample never uses: no corpus name can equal a sample name.
-CORPUS_PLACE_PREFIXES = ("Abr Bryn Corv Delm Elst Farn Gilm Harr Istr Jorl Kelm Lorn Morv Norr Oxl Penm Quen "
-                         "Rav Selm Tirr Umb Vorn Wyl Xand Yarr Zell").split()
-CORPUS_SURNAME_PREFIXES = "Abb Bran Cott Dell Emb Fald Grem Holm Ick Jarv Kell Lamb Mott Nedd Ogg Pim Quill Rutt".split()
-CORPUS_FIRST_NAMES = ("Agnes Bram Celia Dorian Elin Falk Greta Hugo Ilse Jonas Kaja Lars Maud Nils Olga Pavel "
-                      "Rosa Soren Tove Ugo Vera Wim Xenia Yann Zora Alma Bo Cleo Dirk Esme").split()
-CORPUS_SHIP_WORDS = ("Golden Swift Faithful Southern Brave Copper Gentle Lonely Bright Evening Stone Hazel".split(),
-                     "Swallow Anchor Dolphin Falcon Beacon Comet Kestrel Meadow Voyager Robin Mariner Tern".split())
-CORPUS_FESTIVAL_WORDS = "Drum Flag Apple Fire Honey Lamp Straw Flower Bread Snow Rope Feather".split()
-CORPUS_MIDDLES = ("", "an", "er", "il", "o")  # a place name is prefix + middle + suffix
-CORPUS_ORDINALS = ("", " II", " III")  # ships and festivals reuse names with an ordinal
 INTRODUCTIONS = {
     "town": "{E} is a small town.|{E} is an old market town.",
     "inventor": "{E} was an inventor.|{E} was an inventor and craftsman.",
@@ -57,46 +47,38 @@ INTRODUCTIONS = {
 
 
 class CorpusNames(sample.NameMaker):
-    """Names from the corpus's own syllables; a document's subject is never reused, its values may be."""
+    """Names from the sample's own syllables and words (so the tiny tokenizer knows their pieces), but never a
+    name that the sample uses: a document's subject is unique in the corpus, other names may recur (towns and
+    people recur in an encyclopedia too)."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, taken: set[str]) -> None:
         super().__init__(rng)
-        self.drawn: set[str] = set()  # every name written into the corpus (the test of disjointness reads it)
-
-    def _place(self, suffixes: str) -> str:
-        return (self.rng.choice(CORPUS_PLACE_PREFIXES) + self.rng.choice(CORPUS_MIDDLES)
-                + self.rng.choice(sample.SUFFIXES[suffixes]))
-
-    def _surname(self) -> str:
-        return self.rng.choice(CORPUS_SURNAME_PREFIXES) + self.rng.choice(sample.SUFFIXES["surname"])
-
-    def any_value(self, kind: str) -> str:
-        """A name of the given kind that may repeat across documents (towns and people recur, as in an
-        encyclopedia)."""
-        rng = self.rng
-        makers = {
-            "person": lambda: f"{rng.choice(CORPUS_FIRST_NAMES)} {self._surname()}",
-            "town": lambda: self._place("town"),
-            "river": lambda: self._place("river") + " River",
-            "mountain": lambda: "Mount " + self._place("mountain"),
-            "sea": lambda: rng.choice(["Sea of ", "Gulf of "]) + self._place("mountain"),
-            "ship": lambda: " ".join(rng.choice(words) for words in CORPUS_SHIP_WORDS) + rng.choice(CORPUS_ORDINALS),
-            "company": lambda: rng.choice([
-                lambda: f"{self._surname()} & {self._surname()}",
-                lambda: f"{self._surname()} Brothers",
-                lambda: f"{self._surname()} Ironworks",
-                lambda: f"{rng.choice(CORPUS_SURNAME_PREFIXES)}ora Mills",
-            ])(),
-            "festival": lambda: (f"{rng.choice(CORPUS_SHIP_WORDS[0])} {rng.choice(CORPUS_FESTIVAL_WORDS)} Festival"
-                                 + rng.choice(CORPUS_ORDINALS)),
-        }
-        name = makers[kind]()
-        self.drawn.add(name)
-        return name
+        self.taken = frozenset(taken)
+        self.used = set(taken)  # so `value` (a subject) is neither a sample name nor an earlier subject
+        self.drawn: set[str] = set()  # every name written into the corpus (the disjointness test reads it)
 
     def value(self, kind: str) -> str:
-        """A document subject: unique across the corpus."""
+        """A document's subject: unique in the corpus and free of the sample's names."""
         return self._unique(lambda: self.any_value(kind))
+
+    def any_value(self, kind: str) -> str:
+        """A name of the given kind that neither is, contains nor is part of a sample name (it may recur in the
+        corpus): a ship 'Crimson Lantern' would be part of the sample's 'Crimson Lantern Festival'."""
+        for _ in range(10_000):
+            name = self.draw(kind)
+            if not any(name in taken or taken in name for taken in self.taken):
+                self.drawn.add(name)
+                return name
+        raise RuntimeError("name pool exhausted")
+
+
+def sample_names() -> set[str]:
+    """Every name the QA sample uses (train and dev), drawn exactly as make_sample.py draws them."""
+    rng = random.Random(sample.SEED)
+    names = sample.NameMaker(rng)
+    for split, n_paragraphs in sample.SPLITS.items():
+        sample.build_split(split, n_paragraphs, names, rng)
+    return names.used
 
 
 def slot_value(slot: sample.Slot, names: CorpusNames, rng: random.Random) -> str:
@@ -126,7 +108,7 @@ def build_corpus(n_documents: int = DOCUMENTS, seed: int = SEED) -> tuple[str, s
     """The whole corpus as text (kinds in rotation, one sentence per line, a blank line between documents)
     and the set of names it uses."""
     rng = random.Random(seed)
-    names = CorpusNames(rng)
+    names = CorpusNames(rng, taken=sample_names())
     kinds = list(sample.KINDS)
     documents = ["\n".join(build_document(kinds[i % len(kinds)], names, rng)) for i in range(n_documents)]
     return "\n\n".join(documents) + "\n", names.drawn

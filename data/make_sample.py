@@ -303,6 +303,10 @@ class NameMaker:
 
     def value(self, kind: str) -> str:
         """A fresh name of the given kind ('person', 'town', 'river', ...)."""
+        return self._unique(lambda: self.draw(kind))
+
+    def draw(self, kind: str) -> str:
+        """One random name of the given kind (it may have been drawn before)."""
         rng = self.rng
         makers = {
             "person": lambda: f"{rng.choice(FIRST_NAMES)} {self._surname()}",
@@ -319,7 +323,7 @@ class NameMaker:
             ])(),
             "festival": lambda: f"{rng.choice(SHIP_WORDS[0])} {rng.choice(FESTIVAL_WORDS)} Festival",
         }
-        return self._unique(makers[kind])
+        return makers[kind]()
 
 
 def draw_value(slot: Slot, names: NameMaker, rng: random.Random) -> str:
