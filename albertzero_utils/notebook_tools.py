@@ -87,22 +87,16 @@ class DevData:
     description: str
 
 
-def dev_data(dev_file: str | os.PathLike | None = None, profile: str = "smoke") -> DevData:
-    """The dev data a chapter notebook reads: ``dev_file`` if given, else the official dev set in ../shared
-    when present, else (profiles other than smoke) the Hub's ``rajpurkar/squad_v2``, else the bundled sample.
+def dev_data(dev_file: str | os.PathLike | None = None, profile: str | None = None) -> DevData:
+    """The dev data a chapter notebook reads: ``dev_file`` if given, else the official SQuAD 2.0 dev set
+    committed under data/squad2/, with albert-base-v2's tokenizer from data/albert-base-v2/.
 
-    The tokenizer is albert-base-v2's (from ../shared, else from the Hub outside smoke), else the tiny one.
+    Every profile reads the same committed files (offline, no Hub); ``profile`` is accepted so that the
+    notebooks' existing calls keep working.
     """
     from . import paths
 
-    if paths.shared_available():
-        tokenizer = str(paths.SHARED_ALBERT_BASE)
-    else:
-        tokenizer = "albert/albert-base-v2" if profile != "smoke" else str(paths.TINY_MODEL_DIR)
+    tokenizer = str(paths.ALBERT_BASE_DIR)
     if dev_file is not None:
         return DevData(str(dev_file), tokenizer, f"your file {Path(dev_file).name}")
-    if paths.shared_available():
-        return DevData(str(paths.SHARED_DEV), tokenizer, "official SQuAD 2.0 dev set (../shared)")
-    if profile != "smoke":
-        return DevData("rajpurkar/squad_v2", tokenizer, "SQuAD 2.0 validation split (Hugging Face Hub)")
-    return DevData("sample:dev", tokenizer, "bundled offline sample (data/sample/dev-v2.0.json), not SQuAD")
+    return DevData(str(paths.SQUAD2_DEV), tokenizer, "official SQuAD 2.0 dev set (data/squad2/dev-v2.0.json)")

@@ -1,24 +1,20 @@
-"""Where the embedded default (sample data, tiny tokenizer and config) and the optional ../shared live."""
+"""Where the material committed under data/ lives: the synthetic sample, the tiny config, and the real
+SQuAD 2.0 dev set and albert-base-v2 tokenizer."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = REPO_ROOT / "data"
+
+#: The synthetic, learnable sample that the tiny model trains on (smoke profile, `make demo`).
 SAMPLE_TRAIN = DATA_DIR / "sample" / "train-v2.0.json"
 SAMPLE_DEV = DATA_DIR / "sample" / "dev-v2.0.json"
 TINY_MODEL_DIR = DATA_DIR / "tiny-albert"
 
-#: Real material beside the checkout (CI and developer machines only; a fresh clone has none of it).
-SHARED_DIR = Path(os.environ.get("ALBERTZERO_SHARED", REPO_ROOT.parent / "shared"))
-SHARED_DEV = SHARED_DIR / "squad2" / "dev-v2.0.json"
-SHARED_TRAIN28 = SHARED_DIR / "squad2" / "splits" / "dev-train28.json"
-SHARED_HELDOUT7 = SHARED_DIR / "squad2" / "splits" / "dev-heldout7.json"
-SHARED_ALBERT_BASE = SHARED_DIR / "albert-base-v2"
-
-
-def shared_available() -> bool:
-    """True when the real dev set and albert-base-v2 tokenizer are present beside the checkout."""
-    return SHARED_DEV.is_file() and (SHARED_ALBERT_BASE / "spiece.model").is_file()
+#: The official SQuAD 2.0 dev set, byte-identical to the release (CC BY-SA 4.0; see data/README.md).
+SQUAD2_DEV = DATA_DIR / "squad2" / "dev-v2.0.json"
+SQUAD2_DEV_MD5 = "246adae8b7002f8679c027697b0b7cf8"
+#: albert-base-v2's tokenizer (spiece.model, Apache-2.0) and architecture (config.json); no weights.
+ALBERT_BASE_DIR = DATA_DIR / "albert-base-v2"
