@@ -7,6 +7,8 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = REPO_ROOT / "data"
+#: The exercise notebooks (solution versions; `albertzero exercises --student DIR` writes the student ones).
+EXERCISES_DIR = REPO_ROOT / "exercises"
 
 #: The synthetic, learnable sample that the tiny model trains on (smoke profile, `make demo`).
 SAMPLE_TRAIN = DATA_DIR / "sample" / "train-v2.0.json"

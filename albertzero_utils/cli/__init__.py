@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "inspect",
     "predict": "predict",
     "plot": "plot",
+    "exercises": "exercises",
 }
 
 
