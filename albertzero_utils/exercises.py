@@ -59,7 +59,7 @@ def _source(cell: dict[str, Any]) -> str:
 def clear_solution_code(source: str, where: str = "cell") -> str:
     """Replace each BEGIN/END SOLUTION region (markers included) by the indented code stub."""
     lines, out, inside = source.splitlines(), [], False
-    if not any(BEGIN_SOLUTION in line for line in lines):
+    if not any(BEGIN_SOLUTION in line or END_SOLUTION in line for line in lines):
         return "\n".join(CODE_STUB)
     for line in lines:
         if BEGIN_SOLUTION in line:
