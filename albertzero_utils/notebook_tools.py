@@ -42,6 +42,22 @@ def select_device(prefer: str | None = None) -> str:
     return "cpu"
 
 
+def quiet_notebook() -> None:
+    """The notebooks' plumbing in one call, made before importing transformers or datasets: no progress bars,
+    no tqdm notice about ipywidgets, no deprecation or load-report messages. What a student sees is then the
+    same on every run, and nbval can compare it."""
+    import warnings
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice when ipywidgets is absent
+    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices vary across versions
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
 def banner(**facts: Any) -> str:
     """A one-box summary of what this notebook run uses (profile, model, data, device...)."""
     width = max(len(k) for k in facts) if facts else 0
