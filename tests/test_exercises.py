@@ -78,7 +78,8 @@ def cell(kind: str, text: str, **nbgrader: object) -> dict:
 
 
 def test_solution_regions_become_indented_stubs_and_answers_become_text_stubs() -> None:
-    code = "def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\ny = 2"
+    code = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+            "\ny = 2")
     nb = {"cells": [cell("code", code, solution=True, grade=False), cell("markdown", "The answer is 42.",
                                                                         solution=True, grade=True, points=2),
                     cell("code", "assert f(1) == 2", solution=False, grade=True, points=1),
