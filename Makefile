@@ -6,13 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 TORCH_VERSION := 2.13.0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-# Notebook 02 reads the real SQuAD 2.0 dev set when ../shared has it (CI does), and its committed outputs were
-# recorded so. Without ../shared (a user's fresh clone) it runs on the bundled sample: then nbval runs it in
-# lax mode (every cell must run without error; outputs are not compared), and says so.
-SHARED_DEV := $(or $(ALBERTZERO_SHARED),../shared)/squad2/dev-v2.0.json
-SHARED_NOTEBOOKS := notebooks/02_squad2_head.ipynb
-LAX_NOTEBOOKS := $(if $(wildcard $(SHARED_DEV)),,$(filter $(SHARED_NOTEBOOKS),$(NOTEBOOKS)))
-STRICT_NOTEBOOKS := $(filter-out $(LAX_NOTEBOOKS),$(NOTEBOOKS))
+# Solution notebooks of the exercises (exercises/README.md); CI runs them like the chapters.
+EXERCISES := $(sort $(wildcard exercises/[0-9][0-9]_*.ipynb))
 NBVAL := --nbval-sanitize-with notebooks/sanitize.cfg
 # Tests, the demo and the notebooks never touch the network.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -21,7 +16,7 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZ
 
 help:
 	@echo "make demo  - run the offline re-init comparison on the embedded sample (writes runs/demo/)"
-	@echo "make test  - run the test suite and every notebook under nbval"
+	@echo "make test  - run the test suite and every notebook (chapters and exercise solutions) under nbval"
 	@echo "make setup - create .venv and install albertZero (idempotent)"
 	@echo "make lab | notebooks | bench | pretrain-tiny | clean"
 
@@ -37,11 +32,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: setup
-	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest tests $(if $(STRICT_NOTEBOOKS),--nbval $(STRICT_NOTEBOOKS) $(NBVAL))
-ifneq ($(LAX_NOTEBOOKS),)
-	@echo "make test: $(SHARED_DEV) not found: running $(LAX_NOTEBOOKS) on the bundled sample in nbval's lax mode"
-	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest --nbval-lax $(LAX_NOTEBOOKS) $(NBVAL)
-endif
+	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/python -m pytest tests --nbval $(NOTEBOOKS) $(EXERCISES) $(NBVAL)
 
 demo: setup
 	$(OFFLINE) MPLBACKEND=Agg $(BIN)/albertzero compare --profile smoke --output-dir runs/demo
@@ -52,8 +43,8 @@ lab: setup
 notebooks: setup
 	@test -n "$(NOTEBOOKS)" || { echo "make notebooks: no notebooks yet"; exit 1; }
 	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 $(NOTEBOOKS)
-	$(BIN)/python -m albertzero_utils.notebook_tools normalize $(NOTEBOOKS)
+		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 $(NOTEBOOKS) $(EXERCISES)
+	$(BIN)/python -m albertzero_utils.notebook_tools normalize $(NOTEBOOKS) $(EXERCISES)
 
 # Re-creates data/tiny-albert-pretrained/ (the embedded default's pretrained weights) from data/pretrain/corpus.txt:
 # about an hour on 2 CPU cores. The model card (data/tiny-albert-pretrained/README.md) quotes this run's metrics.

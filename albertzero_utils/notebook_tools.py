@@ -42,6 +42,22 @@ def select_device(prefer: str | None = None) -> str:
     return "cpu"
 
 
+def quiet_notebook() -> None:
+    """The notebooks' plumbing in one call, made before importing transformers or datasets: no progress bars,
+    no tqdm notice about ipywidgets, no deprecation or load-report messages. What a student sees is then the
+    same on every run, and nbval can compare it."""
+    import warnings
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice when ipywidgets is absent
+    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices vary across versions
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
 def banner(**facts: Any) -> str:
     """A one-box summary of what this notebook run uses (profile, model, data, device...)."""
     width = max(len(k) for k in facts) if facts else 0
@@ -87,22 +103,16 @@ class DevData:
     description: str
 
 
-def dev_data(dev_file: str | os.PathLike | None = None, profile: str = "smoke") -> DevData:
-    """The dev data a chapter notebook reads: ``dev_file`` if given, else the official dev set in ../shared
-    when present, else (profiles other than smoke) the Hub's ``rajpurkar/squad_v2``, else the bundled sample.
+def dev_data(dev_file: str | os.PathLike | None = None, profile: str | None = None) -> DevData:
+    """The dev data a chapter notebook reads: ``dev_file`` if given, else the official SQuAD 2.0 dev set
+    committed under data/squad2/, with albert-base-v2's tokenizer from data/albert-base-v2/.
 
-    The tokenizer is albert-base-v2's (from ../shared, else from the Hub outside smoke), else the tiny one.
+    Every profile reads the same committed files (offline, no Hub); ``profile`` is accepted so that the
+    notebooks' existing calls keep working.
     """
     from . import paths
 
-    if paths.shared_available():
-        tokenizer = str(paths.SHARED_ALBERT_BASE)
-    else:
-        tokenizer = "albert/albert-base-v2" if profile != "smoke" else str(paths.TINY_MODEL_DIR)
+    tokenizer = str(paths.ALBERT_BASE_DIR)
     if dev_file is not None:
         return DevData(str(dev_file), tokenizer, f"your file {Path(dev_file).name}")
-    if paths.shared_available():
-        return DevData(str(paths.SHARED_DEV), tokenizer, "official SQuAD 2.0 dev set (../shared)")
-    if profile != "smoke":
-        return DevData("rajpurkar/squad_v2", tokenizer, "SQuAD 2.0 validation split (Hugging Face Hub)")
-    return DevData("sample:dev", tokenizer, "bundled offline sample (data/sample/dev-v2.0.json), not SQuAD")
+    return DevData(str(paths.SQUAD2_DEV), tokenizer, "official SQuAD 2.0 dev set (data/squad2/dev-v2.0.json)")

@@ -1,4 +1,5 @@
-"""Where the embedded default (sample data, tiny tokenizer and config) and the optional ../shared live."""
+"""Where the material committed under data/ lives: the synthetic sample, the tiny config, and the real
+SQuAD 2.0 dev set and albert-base-v2 tokenizer."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,10 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = REPO_ROOT / "data"
+#: The exercise notebooks (solution versions; `albertzero exercises --student DIR` writes the student ones).
+EXERCISES_DIR = REPO_ROOT / "exercises"
+
+#: The synthetic, learnable sample that the tiny model trains on (smoke profile, `make demo`).
 SAMPLE_TRAIN = DATA_DIR / "sample" / "train-v2.0.json"
 SAMPLE_DEV = DATA_DIR / "sample" / "dev-v2.0.json"
 TINY_MODEL_DIR = DATA_DIR / "tiny-albert"  # the tiny config and tokenizer: random weights (the A/A control)
@@ -15,19 +20,13 @@ TINY_PRETRAINED_DIR = DATA_DIR / "tiny-albert-pretrained"  # the same model, pre
 NAMED_MODELS = {"tiny": TINY_PRETRAINED_DIR, "tiny-random": TINY_MODEL_DIR}
 PRETRAIN_CORPUS = DATA_DIR / "pretrain" / "corpus.txt"
 
-#: Real material beside the checkout (CI and developer machines only; a fresh clone has none of it).
-SHARED_DIR = Path(os.environ.get("ALBERTZERO_SHARED", REPO_ROOT.parent / "shared"))
-SHARED_DEV = SHARED_DIR / "squad2" / "dev-v2.0.json"
-SHARED_TRAIN28 = SHARED_DIR / "squad2" / "splits" / "dev-train28.json"
-SHARED_HELDOUT7 = SHARED_DIR / "squad2" / "splits" / "dev-heldout7.json"
-SHARED_ALBERT_BASE = SHARED_DIR / "albert-base-v2"
+#: The official SQuAD 2.0 dev set, byte-identical to the release (CC BY-SA 4.0; see data/README.md).
+SQUAD2_DEV = DATA_DIR / "squad2" / "dev-v2.0.json"
+SQUAD2_DEV_MD5 = "246adae8b7002f8679c027697b0b7cf8"
+#: albert-base-v2's tokenizer (spiece.model, Apache-2.0) and architecture (config.json); no weights.
+ALBERT_BASE_DIR = DATA_DIR / "albert-base-v2"
 
 
 def model_location(name_or_dir: str | os.PathLike) -> str:
     """The directory of a named embedded model (``tiny``, ``tiny-random``); any other name unchanged."""
     return str(NAMED_MODELS.get(str(name_or_dir), name_or_dir))
-
-
-def shared_available() -> bool:
-    """True when the real dev set and albert-base-v2 tokenizer are present beside the checkout."""
-    return SHARED_DEV.is_file() and (SHARED_ALBERT_BASE / "spiece.model").is_file()

@@ -115,7 +115,7 @@ def machine_description() -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- inputs
 @dataclass(frozen=True)
 class BenchInputs:
-    """The dev set and tokenizer the benchmarks read: ../shared when present, else the bundled sample."""
+    """The dev set and tokenizer the benchmarks read: the committed official dev set and albert-base-v2 tokenizer."""
 
     dev_file: Path
     tokenizer_dir: Path
@@ -126,6 +126,4 @@ class BenchInputs:
 
 
 def bench_inputs() -> BenchInputs:
-    if paths.shared_available():
-        return BenchInputs(paths.SHARED_DEV, paths.SHARED_ALBERT_BASE, True)
-    return BenchInputs(paths.SAMPLE_DEV, paths.TINY_MODEL_DIR, False)
+    return BenchInputs(paths.SQUAD2_DEV, paths.ALBERT_BASE_DIR, True)

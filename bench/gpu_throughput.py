@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import re
 import sys
 import time
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_CONFIG = Path(os.environ.get("ALBERTZERO_SHARED", REPO_ROOT.parent / "shared")) / "albert-base-v2" / "config.json"
-#: albert-base-v2 as published (Lan et al. 2020, Table 1; the Hub's config.json), when ../shared is absent.
+DEFAULT_CONFIG = REPO_ROOT / "data" / "albert-base-v2" / "config.json"
+#: albert-base-v2 as published (Lan et al. 2020, Table 1; the Hub's config.json), if data/ lacks its config.
 ALBERT_BASE_V2 = {"vocab_size": 30000, "embedding_size": 128, "hidden_size": 768, "num_hidden_layers": 12,
                   "num_hidden_groups": 1, "inner_group_num": 1, "num_attention_heads": 12, "intermediate_size": 3072,
                   "hidden_act": "gelu_new", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0,
@@ -72,12 +71,12 @@ def flops_per_token(config: Any, seq_len: int, *, training: bool) -> float:
 def load_config(path: str | None) -> tuple[Any, str]:
     from transformers import AlbertConfig
 
-    source = Path(path) if path else SHARED_CONFIG
+    source = Path(path) if path else DEFAULT_CONFIG
     if source.is_file():
         return AlbertConfig.from_dict(json.loads(source.read_text(encoding="utf-8"))), str(source)
     if path:
         raise SystemExit(f"gpu_throughput.py: error: {path}: no such config file")
-    return AlbertConfig(**ALBERT_BASE_V2), "published albert-base-v2 numbers (../shared absent)"
+    return AlbertConfig(**ALBERT_BASE_V2), "published albert-base-v2 numbers (data/albert-base-v2/config.json absent)"
 
 
 def random_batch(config: Any, batch: int, seq_len: int, device: Any, generator: Any) -> dict[str, Any]:
@@ -167,7 +166,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32, help="training batch (default: 32)")
     parser.add_argument("--eval-batch-size", type=int, default=128, help="evaluation batch (default: 128)")
     parser.add_argument("--seq-len", type=int, default=384, help="tokens per window (default: 384)")
-    parser.add_argument("--config", default=None, help="an ALBERT config.json (default: ../shared's albert-base-v2)")
+    parser.add_argument("--config", default=None, help="an ALBERT config.json (default: data/albert-base-v2/config.json)")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "bench" / "gpu_results.json")
     parser.add_argument("--allow-cpu", action="store_true", help="for tests: run on the CPU (bf16 only)")
     args = parser.parse_args(argv)

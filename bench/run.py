@@ -1,8 +1,8 @@
 """`make bench`: albertZero's performance against straightforward baselines, as ratios measured in one run.
 
 Prints a table and writes ``bench/results.json`` (atomically) with the machine's description. Each figure
-is a median over several runs or a single run; the ``runs`` fields say which. Inputs: the real dev set and
-albert-base-v2 tokenizer from ../shared when present, else the bundled sample and tiny tokenizer.
+is a median over several runs or a single run; the ``runs`` fields say which. Inputs: the official dev set and
+albert-base-v2 tokenizer committed under data/.
 The GPU throughput of albert-base-v2 is a separate command: ``python bench/gpu_throughput.py``.
 
 torch runs with one intra-op thread by default (``--threads``): on a small machine shared with other work,

@@ -1,4 +1,4 @@
-"""Shared fixtures: the suite never touches the network, and ../shared tests skip cleanly when it is absent."""
+"""Shared fixtures: the suite never touches the network; real material comes from the committed data/."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,6 @@ import socket
 
 import pytest
 
-from albertzero_utils import paths
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -37,7 +36,3 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
-
-requires_shared = pytest.mark.skipif(
-    not paths.shared_available(), reason=f"real material not found at {paths.SHARED_DIR}"
-)

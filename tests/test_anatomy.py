@@ -16,7 +16,6 @@ from albertzero_utils.anatomy import (
     standard_configs,
 )
 from albertzero_utils.modeling import AlbertForQuestionAnsweringAVPool, avpool_class
-from tests.conftest import requires_shared
 
 
 def tiny_albert() -> AlbertForQuestionAnsweringAVPool:
@@ -69,9 +68,8 @@ def test_bert_base_meta_count_matches_a_real_instantiation() -> None:
     assert real_count(BertModel(config)) == parameter_breakdown(config)["total"]
 
 
-@requires_shared
 def test_real_albert_base_v2_config_counts() -> None:
-    config = AlbertConfig.from_pretrained(paths.SHARED_ALBERT_BASE)
+    config = AlbertConfig.from_pretrained(paths.ALBERT_BASE_DIR)
     assert parameter_breakdown(config)["total"] == 11_683_584
 
 

@@ -1,6 +1,7 @@
-"""SQuAD 2.0 loading, strict validation and features (tiny tokenizer; the real dev set when ../shared exists)."""
+"""SQuAD 2.0 loading, strict validation and features (tiny tokenizer; the committed real dev set and tokenizer)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,6 @@ import pytest
 
 from albertzero_utils import data, features, paths
 from albertzero_utils.errors import ConfigError, DataError
-from conftest import requires_shared
 
 CONTEXT = "The Normans were the people who gave their name to Normandy, a region in France."
 
@@ -114,11 +114,11 @@ def test_evaluation_ignores_offsets_like_the_official_script(tmp_path) -> None:
     assert data.load_squad_json(path, check_offsets=False)["data"][0]["title"] == "Normans"
 
 
-def test_real_material_validates_when_present() -> None:
-    if not paths.shared_available():
-        pytest.skip("no ../shared")
-    for path in (paths.SHARED_DEV, paths.SHARED_TRAIN28, paths.SHARED_HELDOUT7):
-        data.load_squad_json(path, check_offsets=True)
+def test_committed_dev_set_is_the_official_release_and_validates() -> None:
+    digest = hashlib.md5(paths.SQUAD2_DEV.read_bytes()).hexdigest()
+    assert digest == paths.SQUAD2_DEV_MD5 == "246adae8b7002f8679c027697b0b7cf8"  # byte-identical to the release
+    obj = data.load_squad_json(paths.SQUAD2_DEV, check_offsets=True)
+    assert (obj["version"], len(obj["data"])) == ("v2.0", 35)
 
 
 # --- flattening and loading --------------------------------------------------------------------------------
@@ -257,12 +257,11 @@ def test_recoverability_counts_exact_matches(tiny_tokenizer) -> None:
 def real_dev(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("real-cache")))
-        examples = data.load_examples(paths.SHARED_DEV, check_offsets=True)
-        tokenizer = data.load_tokenizer(paths.SHARED_ALBERT_BASE)
+        examples = data.load_examples(paths.SQUAD2_DEV, check_offsets=True)
+        tokenizer = data.load_tokenizer(paths.ALBERT_BASE_DIR)
         yield examples, tokenizer, data.inspect_features(examples, tokenizer)
 
 
-@requires_shared
 def test_real_dev_features_and_recoverability(real_dev) -> None:
     _, _, summary = real_dev
     assert (summary["examples"], summary["answerable"], summary["unanswerable"]) == (11873, 5928, 5945)
@@ -274,9 +273,8 @@ def test_real_dev_features_and_recoverability(real_dev) -> None:
     assert summary["answerable_exact_string"] < summary["answerable_recoverable"]
 
 
-@requires_shared
 def test_opt_in_tokenizer_matches_original_sentencepiece_segmentation(real_dev) -> None:
-    tokenizer = data.load_tokenizer(paths.SHARED_ALBERT_BASE, match_original_albert=True)
+    tokenizer = data.load_tokenizer(paths.ALBERT_BASE_DIR, match_original_albert=True)
     assert tokenizer.tokenize("In 1936, Gallo-Romance (Norman)") == [
         "▁in", "▁1936", ",", "▁gallo", "-", "roman", "ce", "▁", "(", "norman", ")"]
     plain = real_dev[1]

@@ -57,3 +57,11 @@ def test_inspect_as_a_subprocess(tmp_path) -> None:
                            str(paths.TINY_MODEL_DIR)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["examples"] == len(data.load_examples("sample:train"))
+
+
+def test_inspect_defaults_to_the_committed_dev_set_and_albert_base_v2_tokenizer() -> None:
+    from albertzero_utils.cli import build_parser
+
+    args = build_parser().parse_args(["inspect"])
+    assert (args.data, args.tokenizer) == (str(paths.SQUAD2_DEV), str(paths.ALBERT_BASE_DIR))
+    assert data.load_tokenizer(args.tokenizer).tokenize("Normandy") == ["▁normandy"]

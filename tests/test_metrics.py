@@ -11,7 +11,6 @@ from albertzero_utils import metrics, paths
 from albertzero_utils.cli import main
 from albertzero_utils.errors import DataError
 from bench.official_eval import reference_metrics
-from conftest import requires_shared
 
 
 # ---------------------------------------------------------------------------------- hand-worked cases
@@ -171,12 +170,11 @@ def test_cli_prints_or_writes_official_json(tmp_path, data_file, capsys) -> None
 
 
 # --------------------------------------------------------------------------------- the real dev set
-@requires_shared
 def test_known_values_on_the_official_dev_set(tmp_path) -> None:
     from albertzero_utils.data import flatten_squad, gold_answers, load_squad_json
 
-    golds = gold_answers(flatten_squad(load_squad_json(paths.SHARED_DEV, check_offsets=False)))
-    empty = metrics.evaluate_files(paths.SHARED_DEV, _write(tmp_path / "empty.json", {q: "" for q in golds}))
+    golds = gold_answers(flatten_squad(load_squad_json(paths.SQUAD2_DEV, check_offsets=False)))
+    empty = metrics.evaluate_files(paths.SQUAD2_DEV, _write(tmp_path / "empty.json", {q: "" for q in golds}))
     assert empty["exact"] == empty["f1"] == 50.07159100480081
     assert empty["HasAns_exact"] == empty["HasAns_f1"] == 0.0
     assert empty["NoAns_exact"] == empty["NoAns_f1"] == 100.0

@@ -22,7 +22,6 @@ from albertzero_utils.modeling import (
     avpool_class,
     load_qa_model,
 )
-from tests.conftest import requires_shared
 
 HEAD_KEYS = {"qa_outputs.weight", "qa_outputs.bias", "has_ans.1.weight", "has_ans.1.bias"}
 
@@ -196,9 +195,8 @@ def test_missing_model_is_a_one_line_error_naming_offline_alternatives(source: s
     assert "\n" not in message and source in message and "tiny-albert" in message
 
 
-@requires_shared
 def test_full_size_albert_base_builds_offline_and_runs() -> None:
-    model = load_qa_model(paths.SHARED_ALBERT_BASE, seed=0).eval()
+    model = load_qa_model(paths.ALBERT_BASE_DIR, seed=0).eval()
     assert sum(p.numel() for p in model.parameters()) == 11_092_992 + 2 * (768 * 2 + 2)
     out = model(**batch(seq_len=12, size=1))
     assert out.start_logits.shape == (1, 12) and torch.isfinite(out.has_logits).all()

@@ -1,37 +1,42 @@
-"""Notebook helpers: which dev data a chapter reads, with and without ../shared."""
+"""Notebook helpers: which dev data a chapter reads (the committed official dev set unless told otherwise)."""
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
-
-import pytest
 
 from albertzero_utils import notebook_tools, paths
 
 
-@pytest.fixture
-def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point ../shared at an empty temporary directory (absent until a test creates the files)."""
-    monkeypatch.setattr(paths, "SHARED_DEV", tmp_path / "squad2" / "dev-v2.0.json")
-    monkeypatch.setattr(paths, "SHARED_ALBERT_BASE", tmp_path / "albert-base-v2")
-    return tmp_path
+def test_dev_data_defaults_to_the_committed_official_dev_set_for_every_profile() -> None:
+    for profile in (None, "smoke", "colab", "paper"):
+        found = notebook_tools.dev_data(profile=profile)
+        assert (found.source, found.tokenizer) == (str(paths.SQUAD2_DEV), str(paths.ALBERT_BASE_DIR))
+        assert "official" in found.description
+    assert paths.SQUAD2_DEV.is_file() and (paths.ALBERT_BASE_DIR / "spiece.model").is_file()
 
 
-def test_dev_data_without_shared_uses_the_sample_offline_and_the_hub_otherwise(shared: Path) -> None:
-    smoke = notebook_tools.dev_data()
-    assert (smoke.source, smoke.tokenizer) == ("sample:dev", str(paths.TINY_MODEL_DIR))
-    assert "sample" in smoke.description
-    colab = notebook_tools.dev_data(profile="colab")
-    assert (colab.source, colab.tokenizer) == ("rajpurkar/squad_v2", "albert/albert-base-v2")
-
-
-def test_dev_data_prefers_shared_then_a_given_file(shared: Path) -> None:
-    paths.SHARED_DEV.parent.mkdir(parents=True)
-    paths.SHARED_DEV.write_text("{}")
-    paths.SHARED_ALBERT_BASE.mkdir()
-    (paths.SHARED_ALBERT_BASE / "spiece.model").write_bytes(b"")
-    found = notebook_tools.dev_data(profile="colab")
-    assert (found.source, found.tokenizer) == (str(paths.SHARED_DEV), str(paths.SHARED_ALBERT_BASE))
-    assert "official" in found.description
-    own = notebook_tools.dev_data(shared / "mine.json")
-    assert own.source == str(shared / "mine.json") and own.tokenizer == str(paths.SHARED_ALBERT_BASE)
+def test_dev_data_takes_a_given_file(tmp_path: Path) -> None:
+    own = notebook_tools.dev_data(tmp_path / "mine.json")
+    assert own.source == str(tmp_path / "mine.json") and own.tokenizer == str(paths.ALBERT_BASE_DIR)
     assert "mine.json" in own.description
+
+
+def test_quiet_notebook_silences_progress_bars_and_library_notices(monkeypatch) -> None:
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    verbosity = hf_logging.get_verbosity()
+    with warnings.catch_warnings():
+        notebook_tools.quiet_notebook()
+        assert os.environ["TQDM_DISABLE"] == "1"
+        assert hf_logging.get_verbosity() == hf_logging.ERROR
+        assert not datasets.is_progress_bar_enabled()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.")
+            warnings.warn("old API", FutureWarning)
+            warnings.warn("something else")
+        assert [str(w.message) for w in caught] == ["something else"]
+    hf_logging.set_verbosity(verbosity)
+    datasets.enable_progress_bars()

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "inspect",
     "predict": "predict",
     "plot": "plot",
+    "exercises": "exercises",
 }
 
 

@@ -9,10 +9,14 @@ HELP = "Validate a SQuAD 2.0 file and summarise its features (windows, truncatio
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """DATA plus the tokenizer and window settings."""
-    parser.add_argument("data", metavar="DATA",
-                        help="official-format SQuAD 2.0 JSON file, or sample:train / sample:dev")
-    parser.add_argument("--tokenizer", required=True, metavar="NAME_OR_DIR",
-                        help="tokenizer directory or Hub id (e.g. data/tiny-albert, albert/albert-base-v2)")
+    from ..paths import ALBERT_BASE_DIR, SQUAD2_DEV
+
+    parser.add_argument("data", metavar="DATA", nargs="?", default=str(SQUAD2_DEV),
+                        help="official-format SQuAD 2.0 JSON file, or sample:train / sample:dev "
+                             "(default: the official dev set committed in data/squad2/)")
+    parser.add_argument("--tokenizer", default=str(ALBERT_BASE_DIR), metavar="NAME_OR_DIR",
+                        help="tokenizer directory or Hub id (default: data/albert-base-v2, albert-base-v2's "
+                             "tokenizer; the tiny model's is data/tiny-albert)")
     parser.add_argument("--max-seq-length", type=int, default=384, help="tokens per window (default 384)")
     parser.add_argument("--doc-stride", type=int, default=128, help="overlap between windows (default 128)")
     parser.add_argument("--max-query-length", type=int, default=64, help="question token cap (default 64)")
