@@ -11,6 +11,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
+def t_quantile(p: float, df: float) -> float:
+    """The t value with P(T <= t) = p for Student's t with ``df`` degrees of freedom (``scipy.stats.t``)."""
+    from scipy import stats as scipy_stats  # a heavy import: only when an interval is computed
+
+    if not 0.0 < p < 1.0 or not df > 0:
+        raise ValueError(f"need 0 < p < 1 and df > 0, got p={p}, df={df}")
+    return float(scipy_stats.t.ppf(p, df))
+
+
 @dataclass(frozen=True)
 class MeanCI:
     """Mean of a small sample with its sample std (ddof=1) and two-sided t-interval.
@@ -39,10 +48,8 @@ def mean_ci(values: Iterable[float | None], confidence: float = 0.95) -> MeanCI:
     mean = math.fsum(sample) / n
     if n == 1:
         return MeanCI(1, mean, None, None, None)
-    from scipy import stats as scipy_stats  # a heavy import: only when an interval is computed
-
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in sample) / (n - 1))
-    half_width = float(scipy_stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * std / math.sqrt(n)
+    half_width = t_quantile(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
     return MeanCI(n, mean, std, mean - half_width, mean + half_width)
 
 

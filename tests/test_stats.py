@@ -10,6 +10,7 @@ from albertzero_utils.stats import (
     gain_table,
     mean_ci,
     summarize_aligned,
+    t_quantile,
 )
 
 # Two-sided 95% critical values t_{0.975, df} to 17 digits (40-digit mpmath; df 1 and 2 have closed forms:
@@ -26,6 +27,15 @@ def test_intervals_use_the_exact_t_quantiles(df: int) -> None:
     half = T_975[df] * math.sqrt((df + 1) * (df + 2) / 12) / math.sqrt(df + 1)
     assert ci.mean == pytest.approx(0.0, abs=1e-15)
     assert ci.ci_high == pytest.approx(half, rel=1e-13) and ci.ci_low == pytest.approx(-half, rel=1e-13)
+
+
+def test_t_quantile_is_exact_and_symmetric() -> None:
+    for df, expected in T_975.items():
+        assert t_quantile(0.975, df) == pytest.approx(expected, rel=1e-13)
+        assert t_quantile(0.025, df) == pytest.approx(-expected, rel=1e-13)
+    for bad_p, bad_df in ((0.0, 3), (1.0, 3), (0.5, 0)):
+        with pytest.raises(ValueError):
+            t_quantile(bad_p, bad_df)
 
 
 def test_mean_ci_by_hand() -> None:
