@@ -15,12 +15,6 @@ from typing import Any
 from .fileio import write_text_atomic
 
 REPO_URL = "https://github.com/albertzero/albertZero"
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-
-
-def in_colab() -> bool:
-    """True inside Google Colab (the notebooks' install cell runs only there)."""
-    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
 def colab_url(notebook_name: str, branch: str = "main") -> str:
@@ -64,20 +58,6 @@ def normalize_notebook(path: Path) -> None:
     write_text_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def main(argv: list[str]) -> int:
-    """CLI: `normalize NB...`."""
-    if len(argv) < 2 or argv[0] != "normalize":
-        sys.stderr.write("usage: python -m albertzero_utils.notebook_tools normalize NOTEBOOK...\n")
-        return 2
-    for name in argv[1:]:
-        normalize_notebook(Path(name))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
 @dataclass(frozen=True)
 class DevData:
     """Which SQuAD 2.0 dev data and tokenizer a notebook uses, and a line saying so for its banner."""
@@ -106,3 +86,17 @@ def dev_data(dev_file: str | os.PathLike | None = None, profile: str = "smoke") 
     if profile != "smoke":
         return DevData("rajpurkar/squad_v2", tokenizer, "SQuAD 2.0 validation split (Hugging Face Hub)")
     return DevData("sample:dev", tokenizer, "bundled offline sample (data/sample/dev-v2.0.json), not SQuAD")
+
+
+def main(argv: list[str]) -> int:
+    """CLI: `normalize NB...`."""
+    if len(argv) < 2 or argv[0] != "normalize":
+        sys.stderr.write("usage: python -m albertzero_utils.notebook_tools normalize NOTEBOOK...\n")
+        return 2
+    for name in argv[1:]:
+        normalize_notebook(Path(name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
