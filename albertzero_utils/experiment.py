@@ -17,11 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DataError
-from .fileio import write_json_atomic as write_json
-from .stats import conclusion, gain_table, summarize_aligned
-
-__all__ = ["Arm", "arm_config", "check_same_config", "conclusion", "early_window", "gain_table", "is_finished",
-           "parse_arms", "parse_seeds", "read_metrics", "run_comparison", "run_dir", "summarize", "write_json"]
+from .fileio import write_json_atomic
+from .stats import summarize_aligned
 
 BASELINE = "baseline"
 DEFAULT_ARMS = "baseline,reinit"
@@ -82,9 +79,6 @@ def parse_seeds(spec: str) -> list[int]:
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds {spec!r}: expected distinct non-negative integers such as 0,1,2")
     return seeds
-
-
-
 
 
 def run_dir(output_dir: str | os.PathLike, arm: str, seed: int) -> Path:
@@ -159,7 +153,7 @@ def run_comparison(
         _validate(run_cfg, arm)
         if (Path(run_cfg.output_dir) / "config.json").is_file():
             check_same_config(Path(run_cfg.output_dir), run_cfg)
-    write_json(out / "comparison.json", {
+    write_json_atomic(out / "comparison.json", {
         "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
         "seeds": seed_list,
     })
@@ -175,7 +169,7 @@ def run_comparison(
             log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
         train_fn(run_cfg)
     summary = summarize(out, early_fraction=early_fraction)
-    write_json(out / "summary.json", summary)
+    write_json_atomic(out / "summary.json", summary)
     return summary
 
 

@@ -262,22 +262,6 @@ def squad_v2_metrics(golds: Mapping[str, Sequence[str]], preds: Mapping[str, str
     return out_eval
 
 
-def evaluate_files(data_file: str | os.PathLike, pred_file: str | os.PathLike,
-                   na_prob_file: str | os.PathLike | None = None, na_prob_thresh: float = 1.0,
-                   out_image_dir: str | os.PathLike | None = None) -> collections.OrderedDict:
-    """``evaluate-v2.0.py DATA PRED [-n NA_PROB] [-t THRESH] [-p IMAGE_DIR]`` as a function."""
-    from .data import flatten_squad, gold_answers, load_squad_json  # lazy: data is a heavier import
-
-    golds = gold_answers(flatten_squad(load_squad_json(data_file, check_offsets=False)))
-    preds = read_predictions(pred_file)
-    check_covered(golds, preds, "prediction", str(pred_file))
-    na_probs = None
-    if na_prob_file is not None:
-        na_probs = read_na_probs(na_prob_file)
-        check_covered(golds, na_probs, "na-prob", str(na_prob_file))
-    return squad_v2_metrics(golds, preds, na_probs, na_prob_thresh, out_image_dir)
-
-
 # ----------------------------------------------------------------------------------- input checks
 def _read_json_object(path: str | os.PathLike, what: str) -> dict:
     try:

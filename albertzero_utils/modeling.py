@@ -288,7 +288,6 @@ def load_qa_model(
             raise CheckpointError(f"{name_or_dir}: cannot load weights ({reason})") from None
 
 
-
 def enable_gradient_checkpointing(model: PreTrainedModel) -> None:
     """Recompute each encoder layer's activations in the backward pass instead of storing them.
 

@@ -15,12 +15,6 @@ from typing import Any
 from .fileio import write_text_atomic
 
 REPO_URL = "https://github.com/albertzero/albertZero"
-COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
-
-
-def in_colab() -> bool:
-    """True inside Google Colab (the notebooks' install cell runs only there)."""
-    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
 def colab_url(notebook_name: str, branch: str = "main") -> str:
@@ -80,20 +74,6 @@ def normalize_notebook(path: Path) -> None:
     write_text_atomic(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def main(argv: list[str]) -> int:
-    """CLI: `normalize NB...`."""
-    if len(argv) < 2 or argv[0] != "normalize":
-        sys.stderr.write("usage: python -m albertzero_utils.notebook_tools normalize NOTEBOOK...\n")
-        return 2
-    for name in argv[1:]:
-        normalize_notebook(Path(name))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
 @dataclass(frozen=True)
 class DevData:
     """Which SQuAD 2.0 dev data and tokenizer a notebook uses, and a line saying so for its banner."""
@@ -116,3 +96,17 @@ def dev_data(dev_file: str | os.PathLike | None = None, profile: str | None = No
     if dev_file is not None:
         return DevData(str(dev_file), tokenizer, f"your file {Path(dev_file).name}")
     return DevData(str(paths.SQUAD2_DEV), tokenizer, "official SQuAD 2.0 dev set (data/squad2/dev-v2.0.json)")
+
+
+def main(argv: list[str]) -> int:
+    """CLI: `normalize NB...`."""
+    if len(argv) < 2 or argv[0] != "normalize":
+        sys.stderr.write("usage: python -m albertzero_utils.notebook_tools normalize NOTEBOOK...\n")
+        return 2
+    for name in argv[1:]:
+        normalize_notebook(Path(name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,53 +1,35 @@
-"""Logits -> answers, null odds and n-best lists for SQuAD 2.0 (vectorised over all features at once).
+"""Logits -> answers, null odds and n-best lists for SQuAD 2.0, for all windows (features) at once.
 
-For every feature (window) the ``n_best`` highest start and end logits form an ``n_best x n_best`` grid of
-candidate spans; a cell is kept when both ends are context tokens, ``end >= start`` and the span is at most
-``max_answer_length`` tokens. Its score is ``start_logit + end_logit``. Per example, across its windows:
-
-- ``best_span`` = the highest span score, ``min_null`` = the *lowest* ``[CLS]`` score
-  ``start[0] + end[0]``, and ``min_diff`` = the lowest ``has_logits[:, 1] - has_logits[:, 0]``
-  (column 1 = "no answer") over the windows;
-- ``null_odds = a * (min_null - best_span) + b * min_diff`` with ``a = null_weight`` and
-  ``b = has_ans_weight`` (the ``b`` term is 0 when no ``has_logits`` are given);
-- the answer is ``''`` when ``null_odds > null_threshold``, else the best span cut from the context.
-
-Defaults ``a = b = 0.5`` mirror Retro-Reader's rear verification, which averages the intensive reader's
-null-score difference and the sketchy reader's answerability logit difference with
-``beta1 = beta2 = 0.5`` (Zhang et al. 2020, arXiv 2001.09694); ``a = 1, b = 0`` is the intensive reader
-alone. The threshold is then tuned on a dev set with :func:`best_threshold`.
-
-An example with no valid span in any window (no top-``n_best`` start/end pair is a context span) gets
-the answer ``''`` and ``null_odds = NO_SPAN_NULL_ODDS``: a finite stand-in for +inf, so the JSON files stay
-strict and any sensible threshold predicts "no answer".
-
-Equal scores go to the earliest window, then the earliest start and end token. The n-best lists (up to
-``n_best`` spans with distinct character offsets, plus the null entry; see :mod:`postprocess_nbest`) are
-built only when :attr:`Predictions.nbest` is first read: answers and null odds do not need them.
+Three vectorised steps: :func:`top_tokens` (each window's ``n_best`` best start and end tokens),
+:func:`span_scores` (their grid of spans, with masks) and :func:`first_per_question` (windows to
+questions). Per question, ``best_span`` is the highest span score, ``min_null`` the *lowest* ``[CLS]``
+score ``start[0] + end[0]`` and ``min_diff`` the lowest ``has_logits[:, 1] - has_logits[:, 0]`` (column 1 =
+"no answer") of its windows: ``null_odds = a * (min_null - best_span) + b * min_diff`` (``a =
+null_weight``, ``b = has_ans_weight``; no ``b`` term without ``has_logits``), and the answer is ``''`` when
+``null_odds > null_threshold``, else the best span's text. ``a = b = 0.5`` mirrors Retro-Reader's rear
+verification (Zhang et al. 2020, arXiv 2001.09694); ``a = 1, b = 0`` is the span reader alone. The
+metric's ``best_f1_thresh`` on ``span_answers`` and ``null_odds`` tunes the threshold on a dev set. A
+question without a valid span gets ``''`` and ``NO_SPAN_NULL_ODDS`` (a finite +inf: strict JSON). Equal
+scores go to the earliest window, then start, then end token. The n-best lists (``n_best`` spans with
+distinct character offsets, and the null entry) are built on first read.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow
 
-from . import metrics
 from .errors import ConfigError, DataError, location
+from .features import CLS_INDEX
 from .fileio import write_json_atomic
-from .postprocess_nbest import (
-    NullEntries,
-    RankedCells,
-    build_nbest,
-    rank_cells,
-    top_tokens,
-)
 
 NO_SPAN_NULL_ODDS = 1.0e6
-CLS_INDEX = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,23 +50,16 @@ class PostprocessConfig:
 class Predictions:
     """Answers ('' = no answer), null odds (the evaluator's na-prob file) and n-best lists, per question.
 
-    ``span_answers`` holds the best non-null span of every question whatever its null odds: pass it (with
-    ``null_odds`` as na-probs) to the metric for a meaningful threshold sweep. When evaluating
-    ``predictions.json`` with ``-n null_odds.json``, give ``-t`` the same ``null_threshold`` (or more).
-    ``nbest`` may be given as a function that builds it: it then runs on first access, once.
+    ``span_answers`` holds each question's best span whatever its null odds: with ``null_odds`` as na-probs
+    it gives the metric a meaningful threshold sweep. ``nbest`` may be a function: it runs on first read.
     """
 
     def __init__(self, answers: dict[str, str], null_odds: dict[str, float],
                  nbest: dict[str, list[dict]] | Callable[[], dict[str, list[dict]]] | None = None,
                  span_answers: dict[str, str] | None = None) -> None:
-        self.answers = answers
-        self.null_odds = null_odds
-        self.span_answers = {} if span_answers is None else span_answers
-        if callable(nbest):
-            self._nbest_source: Callable[[], dict[str, list[dict]]] = functools.cache(nbest)
-        else:
-            built = {} if nbest is None else nbest
-            self._nbest_source = lambda: built
+        self.answers, self.null_odds, self.span_answers = answers, null_odds, span_answers or {}
+        built = nbest or {}
+        self._nbest_source = functools.cache(nbest) if callable(nbest) else lambda: built
 
     @property
     def nbest(self) -> dict[str, list[dict]]:
@@ -92,16 +67,11 @@ class Predictions:
         return self._nbest_source()
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Predictions):
-            return NotImplemented
-        return (self.answers, self.null_odds, self.span_answers, self.nbest) == \
-            (other.answers, other.null_odds, other.span_answers, other.nbest)
-
-    __hash__ = None  # type: ignore[assignment]  (mutable)
+        fields = ("answers", "null_odds", "span_answers", "nbest")
+        return isinstance(other, Predictions) and all(getattr(self, f) == getattr(other, f) for f in fields)
 
     def __repr__(self) -> str:
-        answered = sum(answer != "" for answer in self.answers.values())
-        return f"Predictions({len(self.answers)} questions, {answered} answered)"
+        return f"Predictions({len(self.answers)} questions, {sum(a != '' for a in self.answers.values())} answered)"
 
     def with_threshold(self, threshold: float) -> Predictions:
         """The same predictions re-decided at ``threshold`` ('' where ``null_odds > threshold``)."""
@@ -110,152 +80,169 @@ class Predictions:
 
     def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:
         """Atomically write ``predictions.json``, ``null_odds.json`` and ``nbest_predictions.json``."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {"predictions": out / "predictions.json", "null_odds": out / "null_odds.json",
-                 "nbest": out / "nbest_predictions.json"}
-        write_json_atomic(files["predictions"], self.answers)
-        write_json_atomic(files["null_odds"], self.null_odds)
-        write_json_atomic(files["nbest"], self.nbest)
-        return files
+        files = {"predictions": (self.answers, "predictions.json"), "null_odds": (self.null_odds, "null_odds.json"),
+                 "nbest": (self.nbest, "nbest_predictions.json")}
+        return {key: write_json_atomic(Path(out_dir) / name, content) for key, (content, name) in files.items()}
 
 
-# ------------------------------------------------------------------------------------ input helpers
 def _column(rows: Any, name: str) -> list:
     """One column of a ``datasets.Dataset`` (read through Arrow, fast) or of a list of dicts."""
-    if hasattr(rows, "with_format"):
-        return rows.with_format("arrow")[name].to_pylist()
-    return [row[name] for row in rows]
+    return rows.with_format("arrow")[name].to_pylist() if hasattr(rows, "with_format") else [r[name] for r in rows]
 
 
-def _offset_pairs(features: Any, num_features: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """``offset_mapping`` as ``token_pair [F, L]`` (row of ``pairs``, -1 outside the context) and ``pairs``.
-
-    ``pairs`` is ``[P, 2]``: the ``[char_start, char_end]`` of every context token, in row-major order.
-    """
-    if hasattr(features, "with_format"):  # a datasets.Dataset: unnest the Arrow column without Python objects
-        rows = features.with_format("arrow")["offset_mapping"].combine_chunks()
-        lengths = rows.value_lengths().to_numpy(zero_copy_only=False)
-        tokens = rows.flatten()
-        valid = tokens.is_valid().to_numpy(zero_copy_only=False)
-        pairs = tokens.flatten().to_numpy(zero_copy_only=False).reshape(-1, 2)
-    else:
-        rows = [feature["offset_mapping"] for feature in features]
-        lengths = np.array([len(row) for row in rows], dtype=np.int64)
-        flat = [span for row in rows for span in row]
-        valid = np.array([span is not None for span in flat], dtype=bool)
-        pairs = np.array([span for span in flat if span is not None], dtype=np.int64).reshape(-1, 2)
-    if len(lengths) != num_features or (len(lengths) and lengths.max() > seq_len) or pairs.size != 2 * valid.sum():
-        raise ValueError(f"offset_mapping must be {num_features} rows of at most {seq_len} [start, end] pairs "
-                         "or None, to match the logits")
-    index_type = np.int32 if num_features * seq_len < 2**31 else np.int64
-    token_pair = np.full((num_features, seq_len), -1, dtype=index_type)
-    pair_index = np.arange(len(pairs), dtype=index_type)
-    if (lengths == seq_len).all():
-        token_pair.reshape(-1)[valid] = pair_index
-    else:  # rows shorter than the logits (unpadded features): the rest are not context
-        row_index = np.repeat(np.arange(num_features), lengths)
-        col_index = np.arange(len(row_index)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        token_pair[row_index[valid], col_index[valid]] = pair_index
-    return token_pair, pairs.astype(np.int64, copy=False)
-
-
-def _feature_examples(example_ids: Sequence[str], feature_example_ids: Sequence[str]) -> np.ndarray:
-    """Index of each feature's example; every example needs at least one feature."""
-    index = {qid: i for i, qid in enumerate(example_ids)}
-    if len(index) != len(example_ids):
-        duplicate = next(qid for i, qid in enumerate(example_ids) if index[qid] != i)
+def question_of_each_window(question_ids: Sequence[str], window_question_ids: Sequence[str]) -> np.ndarray:
+    """Index of each window's question; every question needs at least one window."""
+    index = {qid: i for i, qid in enumerate(question_ids)}
+    if len(index) != len(question_ids):
+        duplicate = next(qid for i, qid in enumerate(question_ids) if index[qid] != i)
         raise DataError(f"{location('examples', qid=duplicate)}: this question id appears more than once")
-    unknown = next((qid for qid in feature_example_ids if qid not in index), None)
+    unknown = next((qid for qid in window_question_ids if qid not in index), None)
     if unknown is not None:
         raise DataError(f"{location('features', qid=unknown)}: this feature's example is not among the examples")
-    feature_example = np.fromiter((index[qid] for qid in feature_example_ids), dtype=np.int64,
-                                  count=len(feature_example_ids))
-    counts = np.bincount(feature_example, minlength=len(example_ids))
-    if len(counts) and counts.min() == 0:
-        raise DataError(f"{location('examples', qid=example_ids[int(counts.argmin())])}: no feature was built "
+    question = np.array([index[qid] for qid in window_question_ids], dtype=np.int64)
+    windows = np.bincount(question, minlength=len(question_ids))
+    if len(windows) and windows.min() == 0:
+        raise DataError(f"{location('examples', qid=question_ids[int(windows.argmin())])}: no feature was built "
                         "for this example (features and examples do not match)")
-    return feature_example
+    return question
 
 
-class _ExampleGroups:
-    """Per-example reductions over features, without a Python loop (features sorted stably by example)."""
-
-    def __init__(self, feature_example: np.ndarray, num_examples: int) -> None:
-        self.order = np.argsort(feature_example, kind="stable")
-        self.counts = np.bincount(feature_example, minlength=num_examples)  # all >= 1 (_feature_examples)
-        self.starts = np.cumsum(self.counts) - self.counts
-
-    def minimum(self, values: np.ndarray) -> np.ndarray:
-        return np.minimum.reduceat(values[self.order], self.starts)
-
-    def first_argmax(self, values: np.ndarray) -> np.ndarray:
-        """Per example, its first feature (by index) with the largest value."""
-        ordered = values[self.order]
-        is_max = ordered == np.repeat(np.fmax.reduceat(ordered, self.starts), self.counts)
-        position = np.minimum.reduceat(np.where(is_max, np.arange(len(ordered)), len(ordered)), self.starts)
-        return self.order[np.minimum(position, self.starts + self.counts - 1)]  # all-NaN group: its last
-
-
-def _null_odds(best_score: np.ndarray, min_null: np.ndarray, has_logits: np.ndarray | None,
-               groups: _ExampleGroups, cfg: PostprocessConfig) -> np.ndarray:
-    """``a * (min_null - best_span) + b * min_diff`` per example; ``NO_SPAN_NULL_ODDS`` without a valid span."""
-    answerability = 0.0
-    if has_logits is not None:
-        has = np.asarray(has_logits, dtype=np.float64)
-        answerability = cfg.has_ans_weight * groups.minimum(has[:, 1] - has[:, 0])
-    return np.where(np.isfinite(best_score), cfg.null_weight * (min_null - best_score) + answerability,
-                    NO_SPAN_NULL_ODDS)
+def character_offsets(features: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``offset_mapping`` as two ``[F, L]`` arrays: each token's first and past-the-end character in the
+    context, ``-1`` for tokens outside it (rows may be shorter than ``L``: the rest is outside too)."""
+    if hasattr(features, "with_format"):  # a datasets.Dataset: its Arrow column, without Python objects
+        column = features.with_format("arrow")["offset_mapping"].combine_chunks()
+    else:
+        column = pyarrow.array([f["offset_mapping"] for f in features], pyarrow.list_(pyarrow.list_(pyarrow.int64())))
+    lengths = column.value_lengths().to_numpy(zero_copy_only=False)
+    in_context = column.flatten().is_valid().to_numpy(zero_copy_only=False)
+    pairs = column.flatten().flatten().to_numpy(zero_copy_only=False).reshape(-1, 2)
+    if len(lengths) and lengths.max() > shape[1]:
+        raise ValueError(f"offset_mapping rows must hold at most {shape[1]} tokens, like the logits")
+    context = np.zeros(shape, dtype=bool)
+    context[np.arange(shape[1]) < lengths[:, None]] = in_context
+    first, past = np.full(shape, -1, dtype=np.int32), np.full(shape, -1, dtype=np.int32)
+    first[context], past[context] = pairs[:, 0], pairs[:, 1]
+    return first, past
 
 
-def _best_span_texts(ranked: RankedCells, best_feature: np.ndarray, contexts: Sequence[str]) -> list[str]:
-    """Per example, the text of the best cell of its best feature ('' when that cell is not a valid span)."""
-    top, best_cell = ranked.top, ranked.cell[best_feature, 0]
-    chars = zip(top.start_char[best_feature, best_cell // top.k].tolist(),
-                top.end_char[best_feature, best_cell % top.k].tolist(),
-                np.isfinite(ranked.score[best_feature, 0]).tolist())
-    return [context[a:b] if valid else "" for context, (a, b, valid) in zip(contexts, chars)]
+def top_tokens(logits: np.ndarray, k: int) -> np.ndarray:
+    """``[F, k]``: the ``k`` tokens with the highest logits in each window, in token order."""
+    return np.sort(np.argpartition(-logits, k - 1, axis=1)[:, :k], axis=1)
 
 
-# ---------------------------------------------------------------------------------------- main entry
+@dataclasses.dataclass(frozen=True)
+class WindowSpans:
+    """Each window's top-``k`` starts and ends (``[F, k]``: character offset, logit) and their span grid:
+    ``scores[f, c]`` (``[F, k * k]``) pairs start ``c // k`` with end ``c % k``, ``-inf`` if not a span."""
+
+    start_char: np.ndarray
+    start_logit: np.ndarray
+    end_char: np.ndarray
+    end_logit: np.ndarray
+    scores: np.ndarray
+
+    def pick(self, window: np.ndarray, cell: np.ndarray) -> dict[str, np.ndarray]:
+        """Character offsets and logits of the spans in ``cell`` of ``window``."""
+        start, end = np.divmod(cell, self.start_char.shape[1])
+        return {"start_char": self.start_char[window, start], "end_char": self.end_char[window, end],
+                "start_logit": self.start_logit[window, start], "end_logit": self.end_logit[window, end]}
+
+
+def span_scores(start_logits: np.ndarray, end_logits: np.ndarray, offsets: tuple[np.ndarray, np.ndarray],
+                k: int, max_answer_length: int) -> WindowSpans:
+    """The ``k x k`` (start, end) pairs of top tokens of every window, scored ``start_logit + end_logit``; a
+    start or end outside the context (and its spans), ``end < start`` or a span over ``max_answer_length``
+    tokens score ``-inf``."""
+    window = np.arange(len(start_logits))[:, None]
+    start, end = top_tokens(start_logits, k), top_tokens(end_logits, k)
+    start_char, end_char = offsets[0][window, start], offsets[1][window, end]
+    start_logit = np.where(start_char >= 0, start_logits[window, start], -np.inf)
+    end_logit = np.where(end_char >= 0, end_logits[window, end], -np.inf)
+    scores = start_logit[:, :, None] + end_logit[:, None, :]
+    length = end[:, None, :] - start[:, :, None] + 1
+    scores[(length < 1) | (length > max_answer_length)] = -np.inf
+    return WindowSpans(start_char, start_logit, end_char, end_logit, scores.reshape(len(scores), -1))
+
+
+def first_per_question(question: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Per question, its row with the smallest ``key`` (equal keys: the first row)."""
+    order = np.lexsort((key, question))  # stable: equal keys keep row order
+    return order[np.diff(question[order], prepend=-1) != 0]  # where a new question starts
+
+
+def nbest_rows(spans: WindowSpans, question: np.ndarray, null: dict[str, np.ndarray],
+               n_best: int) -> dict[str, np.ndarray]:
+    """Per question, its ``n_best`` best spans with distinct character offsets (a span seen in several
+    windows keeps its best score) and the ``null`` entry, as columns sorted by question, then score (ties:
+    window, cell, spans before the null entry)."""
+    cells = np.argsort(-spans.scores, axis=1, kind="stable")[:, :n_best]  # each window's best (ties: lower cell)
+    score = np.take_along_axis(spans.scores, cells, axis=1)
+    window, rank = np.nonzero(score > -np.inf)
+    rows = {"question": question[window], **spans.pick(window, cells[window, rank]), "score": score[window, rank]}
+    by_score = np.lexsort((-rows["score"], rows["question"]))
+    rows = {name: column[by_score] for name, column in rows.items()}
+    span_keys = np.stack([rows["question"], rows["start_char"], rows["end_char"]], axis=1)
+    seen_first = np.sort(np.unique(span_keys, axis=0, return_index=True)[1])  # the best row of each span
+    kept_question = rows["question"][seen_first]
+    kept = seen_first[np.arange(len(seen_first)) - np.searchsorted(kept_question, kept_question) < n_best]
+    rows = {"is_null": np.arange(len(kept) + len(null["score"])) >= len(kept),
+            **{name: np.concatenate([column[kept], null[name]]) for name, column in rows.items()}}
+    order = np.lexsort((rows["is_null"], -rows["score"], rows["question"]))
+    return {name: column[order] for name, column in rows.items()}
+
+
+def build_nbest(spans: WindowSpans, question: np.ndarray, null: dict[str, np.ndarray], ids: Sequence[str],
+                contexts: Sequence[str], n_best: int) -> dict[str, list[dict]]:
+    """Per question, its n-best entries best first (:func:`nbest_rows`): ``text, offsets, start_logit,
+    end_logit, score, probability`` (softmax over the list); the null entry's ``offsets`` are None."""
+    rows = nbest_rows(spans, question, null, n_best)
+    owner = rows["question"]
+    starts = np.searchsorted(owner, np.arange(len(ids)))  # where each list starts (never empty: null entry)
+    exps = np.exp(rows["score"] - rows["score"][starts][owner])
+    rows["probability"] = exps / np.add.reduceat(exps, starts)[owner]
+    columns = zip(*(rows[name].tolist() for name in ("question", "start_char", "end_char", "start_logit",
+                                                      "end_logit", "score", "probability", "is_null")))
+    entries = [{"text": "" if is_null else contexts[q][a:b], "offsets": None if is_null else [a, b],
+                "start_logit": s, "end_logit": e, "score": score, "probability": p}
+               for q, a, b, s, e, score, p, is_null in columns]
+    bounds = [*starts.tolist(), len(entries)]
+    return {qid: entries[lo:hi] for qid, lo, hi in zip(ids, bounds[:-1], bounds[1:])}
+
+
 def postprocess(examples: Any, features: Any, start_logits: np.ndarray, end_logits: np.ndarray,
                 has_logits: np.ndarray | None = None, cfg: PostprocessConfig = PostprocessConfig()) -> Predictions:
-    """Answers, null odds and (built on first access) n-best lists from per-feature logits (module docstring)."""
-    start = np.asarray(start_logits, dtype=np.float64)
-    end = np.asarray(end_logits, dtype=np.float64)
-    num_features = len(features)
-    if start.ndim != 2 or start.shape != end.shape or start.shape[0] != num_features:
-        raise ValueError(f"start/end logits must both be [{num_features}, seq_len], got {start.shape} and {end.shape}")
-    if has_logits is not None and np.shape(has_logits) != (num_features, 2):
-        raise ValueError(f"has_logits must be [{num_features}, 2], got {np.shape(has_logits)}")
+    """Answers, null odds and (built on first access) n-best lists from per-window logits (module docstring)."""
+    start_logits, end_logits = np.asarray(start_logits, np.float64), np.asarray(end_logits, np.float64)
+    shape = start_logits.shape
+    if start_logits.ndim != 2 or end_logits.shape != shape or shape[0] != len(features):
+        raise ValueError(f"start/end logits must both be [{len(features)}, seq_len], got {shape} and "
+                         f"{end_logits.shape}")
+    if has_logits is not None and np.shape(has_logits) != (shape[0], 2):
+        raise ValueError(f"has_logits must be [{shape[0]}, 2], got {np.shape(has_logits)}")
     ids, contexts = _column(examples, "id"), _column(examples, "context")
-    feature_example = _feature_examples(ids, _column(features, "example_id"))
-    groups = _ExampleGroups(feature_example, len(ids))
-    top = top_tokens(start, end, *_offset_pairs(features, num_features, start.shape[1]),
-                     k=min(cfg.n_best, start.shape[1]))
-    ranked = rank_cells(top, cfg.max_answer_length, cfg.n_best)
-    best_feature = groups.first_argmax(ranked.score[:, 0])  # a window's best cell first; -inf: none valid
-    null_scores = start[:, CLS_INDEX] + end[:, CLS_INDEX]
-    null_feature = groups.first_argmax(-null_scores)  # the lowest null score
-    odds = _null_odds(ranked.score[best_feature, 0], null_scores[null_feature], has_logits, groups, cfg).tolist()
-    spans = _best_span_texts(ranked, best_feature, contexts)
-    null = NullEntries(start[null_feature, CLS_INDEX], end[null_feature, CLS_INDEX], null_scores[null_feature])
-    nbest = functools.partial(build_nbest, ranked, null, feature_example, ids, contexts, cfg.n_best)
-    return Predictions(answers={qid: "" if value > cfg.null_threshold else span
-                                for qid, value, span in zip(ids, odds, spans)},
-                       null_odds=dict(zip(ids, odds)), nbest=nbest, span_answers=dict(zip(ids, spans)))
-
-
-def best_threshold(golds: Mapping[str, Sequence[str]], predictions: Predictions) -> tuple[float, float]:
-    """The null-odds threshold that maximises F1 on a dev set, and that F1 (x100): the official sweep.
-
-    Runs :func:`metrics.find_best_thresh` on the best *span* answers with the null odds as na-probs. As in
-    the official script, when answering no question at all is best the threshold returned is 0.0.
-    """
-    metrics.check_covered(golds, predictions.span_answers, "span prediction", "predictions")
-    metrics.check_covered(golds, predictions.null_odds, "null odds", "predictions")
-    preds = {qid: predictions.span_answers[qid] for qid in golds}
-    _, f1_raw = metrics.get_raw_scores(golds, preds)
-    has_answer = {qid: bool(answers) for qid, answers in golds.items()}
-    best_f1, threshold = metrics.find_best_thresh(preds, f1_raw, predictions.null_odds, has_answer)
-    return float(threshold), best_f1
+    question = question_of_each_window(ids, _column(features, "example_id"))
+    spans = span_scores(start_logits, end_logits, character_offsets(features, shape), min(cfg.n_best, shape[1]),
+                        cfg.max_answer_length)
+    best_cell = spans.scores.argmax(axis=1)  # the first of equal scores
+    best_score = spans.scores[np.arange(shape[0]), best_cell]
+    best_window = first_per_question(question, -best_score)
+    null_scores = start_logits[:, CLS_INDEX] + end_logits[:, CLS_INDEX]
+    null_window = first_per_question(question, null_scores)
+    has_span = np.isfinite(best_score[best_window])
+    odds = cfg.null_weight * (null_scores[null_window] - best_score[best_window])
+    if has_logits is not None:
+        diff = np.diff(np.asarray(has_logits, dtype=np.float64), axis=1)[:, 0]  # "no answer" - "has answer"
+        odds = odds + cfg.has_ans_weight * diff[first_per_question(question, diff)]
+    odds = np.where(has_span, odds, NO_SPAN_NULL_ODDS).tolist()
+    best = spans.pick(best_window, best_cell[best_window])
+    texts = [context[a:b] if valid else "" for context, a, b, valid
+             in zip(contexts, best["start_char"].tolist(), best["end_char"].tolist(), has_span.tolist())]
+    no_offsets = np.zeros(len(ids), dtype=np.int32)
+    null = {"question": np.arange(len(ids)), "start_char": no_offsets, "end_char": no_offsets,
+            "start_logit": start_logits[null_window, CLS_INDEX], "end_logit": end_logits[null_window, CLS_INDEX],
+            "score": null_scores[null_window]}
+    return Predictions(answers={qid: "" if value > cfg.null_threshold else text
+                                for qid, value, text in zip(ids, odds, texts)},
+                       null_odds=dict(zip(ids, odds)), span_answers=dict(zip(ids, texts)),
+                       nbest=functools.partial(build_nbest, spans, question, null, ids, contexts, cfg.n_best))

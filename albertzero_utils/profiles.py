@@ -10,7 +10,6 @@ import dataclasses
 import difflib
 import json
 import os
-import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,20 +76,13 @@ class TrainConfig:
     overwrite_output_dir: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "reinit", parse_reinit(self.reinit))
+        from .reinit import parse_targets  # reinit imports torch: only when a config is made
+
+        object.__setattr__(self, "reinit", parse_targets(self.reinit))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         if self.output_dir is None:
             tag = "+".join(self.reinit) or "none"
             object.__setattr__(self, "output_dir", str(Path("runs") / self.profile / f"{tag}-seed{self.seed}"))
-
-
-def parse_reinit(value: str | typing.Sequence[str] | None) -> tuple[str, ...]:
-    """``"ffn_output,attention_output"`` (or ``+``-joined, a sequence, ``"none"``, None) -> targets."""
-    if value is None:
-        return ()
-    parts = re.split(r"[,+]", value) if isinstance(value, str) else list(value)
-    targets = tuple(p.strip() for p in parts if p.strip())
-    return () if targets in ((), ("none",)) else targets
 
 
 _COMMON: dict[str, Any] = {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64, "max_steps": None,
@@ -174,7 +166,9 @@ def _coerce(name: str, value: Any, source: str, config_class: type = TrainConfig
     if name == "reinit":
         if value is not None and not isinstance(value, (str, list, tuple)):
             raise ConfigError(f"{source}: option 'reinit' expects targets such as ffn_output, not {value!r:.60}")
-        return parse_reinit(value)
+        from .reinit import parse_targets
+
+        return parse_targets(value)
     if typing.get_origin(hint) is tuple:  # seeds
         items = value.split(",") if isinstance(value, str) else value
         try:
@@ -261,23 +255,15 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"no {split} data: pass --{split}-file FILE or --dataset HUB_ID")
         if source is not None and not source.startswith("sample:") and not Path(source).expanduser().is_file():
             raise ConfigError(f"--{split}-file {source}: no such file")
-    _validate_reinit(cfg.reinit)
+    from .reinit import check_target_names  # names only: reinit_layers checks them against the model
+
+    check_target_names(cfg.reinit)
     from .features import FeatureConfig  # raises ConfigError for windows that cannot hold a context
 
     FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
     resume = cfg.resume_from_checkpoint
     if resume not in (None, "latest") and not Path(resume).expanduser().is_dir():
         raise ConfigError(f"--resume-from-checkpoint {resume}: no such checkpoint directory (or use 'latest')")
-
-
-def _validate_reinit(targets: tuple[str, ...]) -> None:
-    """Names only: which targets a model really offers is checked by reinit_layers once it is built."""
-    from .reinit import BLOCK_PARTS
-
-    for target in targets:
-        if target not in (*BLOCK_PARTS, "pooler") and not re.fullmatch(r"top:[1-9]\d*", target):
-            raise ConfigError(f"--reinit: unknown target {target!r}; choose from {', '.join(BLOCK_PARTS)}, "
-                              f"pooler, top:N, or none")
 
 
 def check_environment(cfg: TrainConfig) -> None:

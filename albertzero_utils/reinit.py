@@ -99,9 +99,19 @@ def is_known_target(name: str) -> bool:
     return name in TARGETS[:-1] or bool(_TOP.fullmatch(name))
 
 
-def _parse_targets(targets: str | Sequence[str]) -> list[str]:
-    items = re.split(r"[,+]", targets) if isinstance(targets, str) else list(targets)
-    return list(dict.fromkeys(item.strip() for item in items if item.strip()))
+def parse_targets(targets: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"ffn_output,attention_output"`` (or ``+``-joined, a sequence, ``"none"``, None) -> targets, once each."""
+    items = re.split(r"[,+]", targets) if isinstance(targets, str) else list(targets or ())
+    names = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    return () if names == ("none",) else names
+
+
+def check_target_names(targets: Sequence[str]) -> None:
+    """A one-line ConfigError for a name no architecture offers (which a model offers: reinit_layers checks)."""
+    for target in targets:
+        if not is_known_target(target):
+            raise ConfigError(f"--reinit: unknown target {target!r}; choose from {', '.join(BLOCK_PARTS)}, "
+                              "pooler, top:N, or none")
 
 
 def _how_to_redraw(module: nn.Module, attr: str) -> str:
@@ -138,7 +148,7 @@ def reinit_layers(
     come from a local generator: deterministic, and the global RNG is untouched. Every other parameter is
     left bit-identical. A shared ALBERT block is re-drawn once, in place, and so changes all 12 passes.
     """
-    wanted = _parse_targets(targets)
+    wanted = parse_targets(targets)
     if not wanted:
         return []
     offered = _target_modules(model)

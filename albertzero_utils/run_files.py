@@ -22,9 +22,6 @@ RUN_ARTIFACTS = ("metrics.jsonl", "done.json", "final", "checkpoints", "predicti
                  "nbest_predictions.json")
 
 
-
-
-
 class OutputDir:
     """One run's output directory: checks before training, then the files written around it."""
 

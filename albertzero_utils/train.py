@@ -26,8 +26,6 @@ from .profiles import TrainConfig
 from .run_files import MetricsLog, OutputDir, TensorBoard, run_info
 from .run_setup import RunSetup, derive_seed, make_accelerator, prepare_run, resolve_mixed_precision
 
-__all__ = ["TrainConfig", "TrainResult", "train", "prepare_run", "eval_schedule", "derive_seed"]
-
 
 @dataclass
 class TrainResult:

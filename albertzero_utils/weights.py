@@ -1,13 +1,13 @@
 """Safe loading of published albertZero checkpoints (``.bin``/``.pt``/``.safetensors``) into our models.
 
 The albertZero model card loads ``albertZero-squad2-base-v2.bin`` with a bare ``torch.load``, which executes
-any code pickled into the file. :func:`load_albertzero_weights` reads pickles with ``weights_only=True`` after
-inspecting their opcodes (nothing is executed), maps the key layouts of known re-implementations onto ours,
-and reports what was loaded, missing and left over.
+any code pickled into the file. :func:`load_albertzero_weights` reads pickles with ``torch.load(weights_only=True)``
+(which refuses, without running it, anything but tensors and plain containers) or safetensors, maps the key
+layouts of known re-implementations onto ours, and reports what was loaded, missing and left over.
 """
 from __future__ import annotations
 
-import pickletools
+import pickle
 import re
 import warnings
 import zipfile
@@ -23,8 +23,6 @@ from .errors import CheckpointError, UnsafeCheckpointError
 
 #: Backbone prefixes used by re-implementations; each is mapped onto the model's own ``base_model_prefix``.
 BACKBONE_ALIASES = ("albert.", "electra.")
-#: Globals a plain tensor checkpoint references; anything else in a refused pickle means code would run.
-_TENSOR_GLOBALS = ("torch.", "collections.OrderedDict", "_codecs.encode")
 
 
 @dataclass
@@ -37,50 +35,29 @@ class LoadReport:
     unexpected: list[str] = field(default_factory=list)
 
 
-def _pickle_globals(payload: bytes) -> list[str] | None:
-    """The ``module.name`` globals a pickle would import, read without executing it (None: not a pickle)."""
-    found, strings = [], []
-    try:
-        for opcode, arg, _ in pickletools.genops(payload):
-            if opcode.name in ("GLOBAL", "INST"):
-                found.append(str(arg).replace(" ", "."))
-            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                found.append(f"{strings[-2]}.{strings[-1]}")
-            elif isinstance(arg, str):
-                strings.append(arg)
-    except Exception:  # noqa: BLE001 - any parse failure means "not a readable pickle"
-        return None
-    return found
-
-
-def _pickle_payload(path: Path) -> bytes:
-    """The pickle stream of a legacy ``torch.save`` file or of the ``data.pkl`` inside a zip checkpoint."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            members = [name for name in archive.namelist() if name.endswith("data.pkl")]
-            return archive.read(members[0]) if members else b""
-    return path.read_bytes()
-
-
 def _read_pickled_state_dict(path: Path) -> object:
-    """``torch.load(weights_only=True)``; explain a refusal as unsafe (names the globals) or as corrupt."""
+    """``torch.load(weights_only=True)``; a refusal is explained as unsafe (naming what would run) or corrupt."""
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - classified below, nothing was executed
         reason = " ".join(str(exc).split())[:160]
-        try:
-            imported = _pickle_globals(_pickle_payload(path)) or []
-        except (OSError, zipfile.BadZipFile, IndexError):
-            imported = []
-        unsafe = sorted({name for name in imported if not name.startswith(_TENSOR_GLOBALS)})
-        if unsafe:
-            raise UnsafeCheckpointError(
-                f"{path}: refusing to load, it would run code on unpickling ({', '.join(unsafe)}); nothing was "
-                "executed. Convert a trusted copy to .safetensors"
-            ) from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or corrupt ({reason})") from None
+        unsafe, refused = _unsafe_globals(path), isinstance(exc, pickle.UnpicklingError)
+    if unsafe or (refused and not zipfile.is_zipfile(path)):
+        what = f"it would run code on unpickling ({', '.join(unsafe)})" if unsafe else \
+            f"torch.load(weights_only=True) refused this pickle ({reason})"
+        raise UnsafeCheckpointError(f"{path}: refusing to load, {what}; nothing was executed. Convert a trusted "
+                                    "copy to .safetensors")
+    raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or corrupt ({reason})")
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """What a ``torch.save`` file would import beyond tensors (read by torch, nothing run); [] if unreadable."""
+    try:
+        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001 - not a readable torch.save zip file
+        return []
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

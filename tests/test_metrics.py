@@ -9,6 +9,7 @@ import pytest
 
 from albertzero_utils import metrics, paths
 from albertzero_utils.cli import main
+from albertzero_utils.cli.evaluate import evaluate_files
 from albertzero_utils.errors import DataError
 from bench.official_eval import reference_metrics
 
@@ -131,7 +132,7 @@ def data_file(tmp_path) -> str:
 def test_bad_prediction_files_are_one_line_errors(tmp_path, data_file, content, expected) -> None:
     pred = _write(tmp_path / "pred.json", content)
     with pytest.raises(DataError, match=re.escape(expected)) as info:
-        metrics.evaluate_files(data_file, pred)
+        evaluate_files(data_file, pred)
     assert "pred.json" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -145,14 +146,14 @@ def test_bad_na_prob_files_are_one_line_errors(tmp_path, data_file, content, exp
     pred = _write(tmp_path / "pred.json", {"q1": "Paris", "q2": ""})
     na = _write(tmp_path / "na.json", content)
     with pytest.raises(DataError, match=re.escape(expected)) as info:
-        metrics.evaluate_files(data_file, pred, na)
+        evaluate_files(data_file, pred, na)
     assert "na.json" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_unknown_prediction_ids_are_ignored(tmp_path, data_file) -> None:
     pred = _write(tmp_path / "pred.json", {"q1": "Paris", "q2": "", "zzz": "extra"})
     na = _write(tmp_path / "na.json", {"zzz": 5.0, "q1": 0.0, "q2": 0.9})
-    out = metrics.evaluate_files(data_file, pred, na, out_image_dir=tmp_path / "img")
+    out = evaluate_files(data_file, pred, na, out_image_dir=tmp_path / "img")
     assert out["exact"] == 100.0 and out["total"] == 2 and out["pr_oracle_ap"] == 100.0
 
 
@@ -174,7 +175,7 @@ def test_known_values_on_the_official_dev_set(tmp_path) -> None:
     from albertzero_utils.data import flatten_squad, gold_answers, load_squad_json
 
     golds = gold_answers(flatten_squad(load_squad_json(paths.SQUAD2_DEV, check_offsets=False)))
-    empty = metrics.evaluate_files(paths.SQUAD2_DEV, _write(tmp_path / "empty.json", {q: "" for q in golds}))
+    empty = evaluate_files(paths.SQUAD2_DEV, _write(tmp_path / "empty.json", {q: "" for q in golds}))
     assert empty["exact"] == empty["f1"] == 50.07159100480081
     assert empty["HasAns_exact"] == empty["HasAns_f1"] == 0.0
     assert empty["NoAns_exact"] == empty["NoAns_f1"] == 100.0

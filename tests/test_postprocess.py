@@ -16,7 +16,6 @@ from albertzero_utils.postprocess import (
     NO_SPAN_NULL_ODDS,
     PostprocessConfig,
     Predictions,
-    best_threshold,
     postprocess,
 )
 
@@ -187,12 +186,13 @@ def test_write_is_official_format(tmp_path) -> None:
     assert json.loads(files["nbest"].read_text()) == got.nbest
 
 
-def test_best_threshold_by_hand_and_applied() -> None:
+def test_the_metric_tunes_the_threshold_on_span_answers_and_null_odds() -> None:
     golds = {"a": ["red"], "b": [], "c": ["big blue"], "d": []}
     preds = Predictions(answers={}, nbest={}, span_answers={"a": "red", "b": "x", "c": "blue", "d": "y"},
                         null_odds={"a": -2.0, "b": -1.0, "c": 0.5, "d": 3.0})
     # sweep from 2 (all ''): a +1 -> 3 at -2.0; b -1 -> 2; c +2/3 -> 2.67; d -1 -> 1.67
-    threshold, best_f1 = best_threshold(golds, preds)
+    sweep = metrics.squad_v2_metrics(golds, preds.span_answers, preds.null_odds)
+    threshold, best_f1 = sweep["best_f1_thresh"], sweep["best_f1"]
     assert threshold == -2.0 and best_f1 == pytest.approx(75.0)
     assert metrics.squad_v2_metrics(golds, preds.with_threshold(threshold).answers)["f1"] == pytest.approx(best_f1)
     assert preds.with_threshold(0.5).answers == {"a": "red", "b": "x", "c": "blue", "d": ""}
@@ -310,3 +310,20 @@ def test_written_files_honour_the_umask(tmp_path, umask) -> None:
         os.umask(previous)
     assert {oct(path.stat().st_mode & 0o777) for path in files.values()} == {oct(0o666 & ~umask)}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(path.name for path in files.values())  # no temp left
+
+
+def test_same_answers_as_the_bench_reference_loop_on_the_sample() -> None:
+    from albertzero_utils import data, paths
+    from bench.bench_postprocess import check_same, random_logits, reference_postprocess
+
+    examples = data.load_examples("sample:dev")
+    tokenizer = data.load_tokenizer(paths.TINY_MODEL_DIR)
+    features = data.build_eval_features(examples, tokenizer, data.FeatureConfig(96, 32, 24))
+    assert len(features) > len(examples)  # some questions span several windows
+    start, end = random_logits(features)
+    got = postprocess(examples, features, start, end, None, PostprocessConfig(null_weight=1.0, has_ans_weight=0.0))
+    threshold = float(np.median(list(got.null_odds.values())))  # so that about half are answered
+    columns = (examples["id"], examples["context"], features["example_id"], features["offset_mapping"])
+    check_same(got.with_threshold(threshold), *reference_postprocess(*map(list, columns), start, end,
+                                                                     null_threshold=threshold))
+    assert 0 < sum(answer != "" for answer in got.with_threshold(threshold).answers.values()) < len(got.answers)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from albertzero_utils import data, metrics, paths
+from albertzero_utils import data, paths
 from albertzero_utils.cli import main
+from albertzero_utils.cli.evaluate import evaluate_files
 from albertzero_utils.modeling import load_qa_model
 from albertzero_utils.postprocess import PostprocessConfig
 from albertzero_utils.predict import answer_question, predict_file, predict_logits
@@ -67,7 +68,7 @@ def test_predict_file_is_well_formed_and_evaluates(model_and_tokenizer, small_sq
         assert sum(entry["probability"] for entry in predictions.nbest[qid]) == pytest.approx(1.0)
     assert any(answer for answer in predictions.answers.values())
     files = predictions.write(tmp_path / "out")
-    result = metrics.evaluate_files(small_squad, files["predictions"], files["null_odds"])
+    result = evaluate_files(small_squad, files["predictions"], files["null_odds"])
     assert result["total"] == 4 and result["HasAns_total"] == 2 and "best_f1_thresh" in result
 
 

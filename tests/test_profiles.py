@@ -11,7 +11,8 @@ from albertzero_utils import paths, profiles
 from albertzero_utils.cli import main
 from albertzero_utils.cli.train import add_training_arguments, overrides_from_args
 from albertzero_utils.errors import ConfigError
-from albertzero_utils.profiles import PROFILES, TrainConfig, parse_reinit, resolve, validate
+from albertzero_utils.profiles import PROFILES, TrainConfig, resolve, validate
+from albertzero_utils.reinit import parse_targets
 
 
 def test_smoke_profile_is_the_dataclass_default() -> None:
@@ -86,7 +87,7 @@ def test_unknown_profile() -> None:
     ("ffn_output+pooler", ("ffn_output", "pooler")), ("none", ()), (None, ()), ([], ()), (["ffn"], ("ffn",)),
 ])
 def test_parse_reinit(value, expected) -> None:
-    assert parse_reinit(value) == expected
+    assert parse_targets(value) == expected
     assert TrainConfig(reinit=value).reinit == expected
 
 

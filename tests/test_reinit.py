@@ -7,7 +7,14 @@ from transformers import AlbertConfig, AlbertModel, BertConfig
 
 from albertzero_utils.errors import ConfigError
 from albertzero_utils.modeling import AlbertForQuestionAnsweringAVPool, avpool_class
-from albertzero_utils.reinit import available_targets, encoder_blocks, is_known_target, reinit_layers
+from albertzero_utils.reinit import (
+    available_targets,
+    check_target_names,
+    encoder_blocks,
+    is_known_target,
+    parse_targets,
+    reinit_layers,
+)
 
 BLOCK = "albert.encoder.albert_layer_groups.0.albert_layers.0"
 
@@ -159,3 +166,6 @@ def test_unshared_encoders_get_top_layers_and_last_layer_parts() -> None:
 def test_known_target_names_without_a_model() -> None:
     assert all(is_known_target(name) for name in ("ffn_output", "pooler", "top:1", "top:12"))
     assert not any(is_known_target(name) for name in ("top:0", "top:N", "top:x", "ffn_out"))
+    assert parse_targets("ffn+pooler, ffn") == ("ffn", "pooler") and parse_targets("none") == ()
+    with pytest.raises(ConfigError, match="unknown target 'top:0'"):
+        check_target_names(("ffn", "top:0"))

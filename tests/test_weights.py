@@ -74,7 +74,9 @@ def test_malicious_pickle_is_refused_without_running_it(tmp_path: os.PathLike, w
         torch.save(payload, path)
     with pytest.raises(UnsafeCheckpointError) as caught:
         load_albertzero_weights(seeded_albert(), path)
-    assert "system" in str(caught.value) and "\n" not in str(caught.value)
+    # torch names what a torch.save file would import; a bare pickle is refused with torch's own reason
+    assert ("system" if writer == "torch.save" else "refused this pickle") in str(caught.value)
+    assert "nothing was executed" in str(caught.value) and "\n" not in str(caught.value)
     assert not marker.exists()
 
 

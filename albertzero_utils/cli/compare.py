@@ -72,7 +72,8 @@ def format_table(summary: dict[str, Any], metric: str | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiment import conclusion, parse_arms, parse_seeds, run_comparison
+    from ..experiment import parse_arms, parse_seeds, run_comparison
+    from ..stats import conclusion
     from ..plots import write_figures
     from ..profiles import resolve
 

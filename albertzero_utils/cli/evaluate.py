@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import json
+import os
 import sys
 from pathlib import Path
+
 from ..fileio import write_text_atomic
 
 HELP = "Score predictions.json against a SQuAD 2.0 file, exactly like the official evaluate-v2.0.py."
@@ -28,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, then print the metrics (indent 2) or write them to --out-file (compact, like the original)."""
-    from ..metrics import evaluate_files, read_predictions
+    from ..metrics import read_predictions
 
     out_eval = evaluate_files(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh,
                               args.out_image_dir)
@@ -39,6 +42,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(json.dumps(out_eval, indent=2))
     return 0
+
+
+def evaluate_files(data_file: str | os.PathLike, pred_file: str | os.PathLike,
+                   na_prob_file: str | os.PathLike | None = None, na_prob_thresh: float = 1.0,
+                   out_image_dir: str | os.PathLike | None = None) -> collections.OrderedDict:
+    """``evaluate-v2.0.py DATA PRED [-n NA_PROB] [-t THRESH] [-p IMAGE_DIR]`` as a function."""
+    from ..data import flatten_squad, gold_answers, load_squad_json
+    from ..metrics import check_covered, read_na_probs, read_predictions, squad_v2_metrics
+
+    golds = gold_answers(flatten_squad(load_squad_json(data_file, check_offsets=False)))
+    preds = read_predictions(pred_file)
+    check_covered(golds, preds, "prediction", str(pred_file))
+    na_probs = None
+    if na_prob_file is not None:
+        na_probs = read_na_probs(na_prob_file)
+        check_covered(golds, na_probs, "na-prob", str(na_prob_file))
+    return squad_v2_metrics(golds, preds, na_probs, na_prob_thresh, out_image_dir)
 
 
 def _report_ignored(data_file: str, preds: dict[str, str]) -> None:

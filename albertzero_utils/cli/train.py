@@ -14,6 +14,7 @@ from ..profiles import MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
 
 HELP = "fine-tune ALBERT on SQuAD 2.0 (one run), with early-dense evaluation and exact resume"
 
+
 def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable[str] = ()) -> None:
     """Add every training option (``exclude``: dests to leave out, e.g. ``seed``, ``output_dir``)."""
     skip = set(exclude)
