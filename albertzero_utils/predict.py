@@ -52,7 +52,8 @@ def predict_logits(model: torch.nn.Module, features: datasets.Dataset, batch_siz
     width = longest_row(features)
     if not len(features):
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), np.zeros((0, 2), np.float32)
-    loader, order = sorted_loader(features, batch_size, model.config.pad_token_id)
+    config = (accelerator.unwrap_model(model) if accelerator is not None else model).config  # DDP wraps it
+    loader, order = sorted_loader(features, batch_size, config.pad_token_id)
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader)
     progress = {} if accelerator is not None and accelerator.is_main_process else {"disable": True}
