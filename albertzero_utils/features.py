@@ -179,6 +179,9 @@ def cap_questions(questions: list[str], tokenizer: Any, max_query_length: int) -
 def _tokenize(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> tuple[Any, list[bool]]:
     """One batched pair call: overflowing windows, offsets and token types, as ``[windows, L]`` arrays
     (padded to this batch's longest window, or to max_seq_length with ``pad_to_max_length``)."""
+    if tokenizer.padding_side != "right":  # rows are cut to their length from the right
+        raise ConfigError(f"tokenizer {tokenizer.name_or_path!r} pads on the {tokenizer.padding_side}; QA windows "
+                          f"need right padding (set tokenizer.padding_side = 'right')")
     questions, truncated = cap_questions(batch["question"], tokenizer, cfg.max_query_length)
     encoded = tokenizer(questions, batch["context"], truncation="only_second", max_length=cfg.max_seq_length,
                         stride=cfg.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True,

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
-
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from .batching import PadToLongest, window_lengths
@@ -63,7 +61,7 @@ class LengthGroupedEpochSampler(EpochShuffleSampler):
     batches; under several processes, each takes whole batches of it, as with any sampler.
     """
 
-    def __init__(self, lengths: typing.Sequence[int], batch_size: int, seed: int) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
         super().__init__(len(lengths), seed)
         self.lengths, self.batch_size = [int(n) for n in lengths], batch_size
 
