@@ -1,6 +1,7 @@
 """Evaluation during training: the early-dense schedule, a fixed dev subset, and one metrics record.
 
-Each evaluation runs the model over the eval windows (gathered across processes), post-processes them into
+Each evaluation runs the model over the eval windows (:func:`predict.predict_logits`: longest first, padded
+per batch, gathered across processes and put back in order), post-processes them into
 answers and null odds, and scores them with the official SQuAD 2.0 metric. The ``best_*`` keys come from a
 threshold sweep over the *span* answers with the null odds as na-probs (the thresholded answers have
 already lost their spans), the other keys from the thresholded answers.
@@ -12,18 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import datasets
-import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from .data import build_eval_features, gold_answers
 from .features import FeatureConfig
 from .metrics import squad_v2_metrics
 from .postprocess import PostprocessConfig, Predictions, postprocess
+from .predict import predict_logits
 
 #: The eval subset is the same for every run (arm and seed): it depends on this constant only.
 SUBSET_SEED = 20200926
-MODEL_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
 SWEEP_KEYS = ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")
 
 
@@ -61,50 +59,20 @@ def fixed_subset(examples: datasets.Dataset, max_samples: int | None) -> dataset
 
 @dataclass
 class EvalSet:
-    """The questions, their windows (for post-processing), the model inputs and the gold answers."""
+    """The questions, their windows (for the model and post-processing), the batch size and the gold answers."""
 
     examples: datasets.Dataset
     features: datasets.Dataset
-    loader: Any  # a DataLoader over the model inputs (prepared by the Accelerator)
+    batch_size: int
     golds: dict[str, list[str]]
 
 
 def build_eval_set(examples: datasets.Dataset, tokenizer: Any, feature_cfg: FeatureConfig, batch_size: int,
                    accelerator: Any) -> EvalSet:
-    """Windows + a sequential DataLoader; features are built on the main process first (cache file)."""
+    """Windows and gold answers; features are built on the main process first (cache file)."""
     with accelerator.main_process_first():
         features = build_eval_features(examples, tokenizer, feature_cfg)
-    inputs = features.select_columns(MODEL_INPUTS).with_format("torch")
-    # A private generator: creating an iterator then draws nothing from the global RNG (exact resume).
-    loader = torch.utils.data.DataLoader(inputs, batch_size=batch_size, shuffle=False,
-                                         generator=torch.Generator().manual_seed(0))
-    return EvalSet(examples, features, accelerator.prepare(loader), gold_answers(examples))
-
-
-@torch.no_grad()
-def predict_logits(model: Any, eval_set: EvalSet, accelerator: Any, *, desc: str = "eval") -> tuple[np.ndarray, ...]:
-    """Start, end and answerability logits of every window, in order ([N, L], [N, L], [N, 2] float32).
-
-    Each batch runs without autograd and cut to its longest real window (outputs at real tokens do not
-    depend on padding); the cut positions get ``-inf`` logits, so every process gathers full-length rows.
-    """
-    was_training = model.training
-    model.eval()
-    parts: list[tuple[torch.Tensor, ...]] = []
-    with torch.inference_mode():
-        for batch in tqdm(eval_set.loader, desc=desc, leave=False, **quiet_unless(accelerator.is_main_process)):
-            full, length = batch["input_ids"].shape[1], int(batch["attention_mask"].sum(dim=1).max())
-            out = model(**{name: tensor[:, :length] for name, tensor in batch.items()})
-            start, end = (_pad_right(logits, full) for logits in (out.start_logits, out.end_logits))
-            gathered = accelerator.gather_for_metrics((start, end, out.has_logits))
-            parts.append(tuple(t.float().cpu() for t in gathered))
-    model.train(was_training)
-    return tuple(torch.cat([p[i] for p in parts]).numpy() for i in range(3))
-
-
-def _pad_right(logits: torch.Tensor, length: int) -> torch.Tensor:
-    """``[B, l]`` logits padded to ``[B, length]`` with ``-inf`` (never chosen as a span end point)."""
-    return torch.nn.functional.pad(logits, (0, length - logits.shape[1]), value=float("-inf"))
+    return EvalSet(examples, features, batch_size, gold_answers(examples))
 
 
 def score(golds: dict[str, list[str]], predictions: Predictions) -> dict[str, float]:
@@ -122,6 +90,7 @@ def score(golds: dict[str, list[str]], predictions: Predictions) -> dict[str, fl
 def evaluate(model: Any, eval_set: EvalSet, accelerator: Any, cfg: PostprocessConfig, *,
              desc: str = "eval") -> tuple[dict[str, float], Predictions]:
     """Metrics (official keys, flat) and predictions of `model` on `eval_set`."""
-    start, end, has = predict_logits(model, eval_set, accelerator, desc=desc)
+    start, end, has = predict_logits(model, eval_set.features, eval_set.batch_size, accelerator=accelerator,
+                                     desc=desc)
     predictions = postprocess(eval_set.examples, eval_set.features, start, end, has, cfg)
     return score(eval_set.golds, predictions), predictions

@@ -5,9 +5,11 @@ question first, context second, ``truncation="only_second"`` with a ``doc_stride
 (feature) is labelled on its own, Retro-Reader style: ``is_impossible = 1`` when the window does not
 contain the whole gold answer, with both positions on the ``[CLS]`` index 0.
 
-Features are built with ``Dataset.map(batched=True)`` into an Arrow cache file keyed on the examples'
-fingerprint, the tokenizer, the :class:`FeatureConfig` and this module's source, so a second call with the
-same inputs reads the cache instead of re-tokenising.
+Windows are stored unpadded (each row as long as its tokens), so that batches can be padded to their own
+longest window (:mod:`.batching`); ``FeatureConfig(pad_to_max_length=True)`` keeps the old rows padded to
+``max_seq_length``. Features are built with ``Dataset.map(batched=True)`` into an Arrow cache file keyed on
+the examples' fingerprint, the tokenizer, the :class:`FeatureConfig` and this module's source, so a second
+call with the same inputs reads the cache instead of re-tokenising.
 """
 from __future__ import annotations
 
@@ -22,22 +24,28 @@ from typing import Any, Callable
 
 import datasets
 import numpy as np
+import pyarrow as pa
 
 from . import paths
 from .errors import ConfigError
 
 CLS_INDEX = 0
 _DIGIT_COMMA = r"(?<=\d),$"  # a comma that ends a pre-token right after a digit
-_MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
+#: The columns a model reads, and the training labels: the one list every module uses.
+MODEL_INPUT_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
+LABEL_COLUMNS = ("start_positions", "end_positions", "is_impossible")
+TRAIN_COLUMNS = MODEL_INPUT_COLUMNS + LABEL_COLUMNS
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
-    """Window settings: total length, overlap between windows, and the cap on question tokens."""
+    """Window settings: total length, overlap between windows, the cap on question tokens, and whether rows
+    are stored padded to ``max_seq_length`` (the old behaviour) instead of as long as their tokens."""
 
     max_seq_length: int = 384
     doc_stride: int = 128
     max_query_length: int = 64
+    pad_to_max_length: bool = False
 
     def __post_init__(self) -> None:
         room = self.max_seq_length - self.max_query_length - 3  # [CLS] question [SEP] context [SEP]
@@ -139,17 +147,23 @@ def _tokenizer_fingerprint(tokenizer: Any) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def _cache_file(kind: str, examples: datasets.Dataset, tokenizer: Any, cfg: FeatureConfig) -> str | None:
-    """The Arrow cache path for these inputs, or None when `datasets` caching is disabled."""
-    if not datasets.is_caching_enabled():
-        return None
+def _cache_key(kind: str, examples: datasets.Dataset, tokenizer: Any, cfg: FeatureConfig) -> str:
+    """A hash of everything the features depend on (also their ``datasets`` fingerprint: ``map`` would
+    otherwise hash the tokenizer object itself, which costs more than a tenth of the whole build)."""
     key = hashlib.sha256()
     for part in (kind, examples._fingerprint, _tokenizer_fingerprint(tokenizer), repr(cfg),
                  Path(__file__).read_bytes()):
         key.update(part if isinstance(part, bytes) else str(part).encode())
+    return key.hexdigest()[:24]
+
+
+def _cache_file(kind: str, key: str) -> str | None:
+    """The Arrow cache path for these inputs, or None when `datasets` caching is disabled."""
+    if not datasets.is_caching_enabled():
+        return None
     directory = feature_cache_dir() / "features"
     directory.mkdir(parents=True, exist_ok=True)
-    return str(directory / f"{kind}-{key.hexdigest()[:24]}.arrow")
+    return str(directory / f"{kind}-{key}.arrow")
 
 
 def cap_questions(questions: list[str], tokenizer: Any, max_query_length: int) -> tuple[list[str], list[bool]]:
@@ -165,12 +179,43 @@ def cap_questions(questions: list[str], tokenizer: Any, max_query_length: int) -
 
 
 def _tokenize(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> tuple[Any, list[bool]]:
-    """One batched pair call: overflowing windows, offsets and token types, padded to max_seq_length."""
+    """One batched pair call: overflowing windows, offsets and token types, as ``[windows, L]`` arrays
+    (padded to this batch's longest window, or to max_seq_length with ``pad_to_max_length``)."""
+    if tokenizer.padding_side != "right":  # rows are cut to their length from the right
+        raise ConfigError(f"tokenizer {tokenizer.name_or_path!r} pads on the {tokenizer.padding_side}; QA windows "
+                          f"need right padding (set tokenizer.padding_side = 'right')")
     questions, truncated = cap_questions(batch["question"], tokenizer, cfg.max_query_length)
     encoded = tokenizer(questions, batch["context"], truncation="only_second", max_length=cfg.max_seq_length,
                         stride=cfg.doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True,
-                        return_token_type_ids=True, padding="max_length", return_tensors="np")
+                        return_token_type_ids=True, return_tensors="np",
+                        padding="max_length" if cfg.pad_to_max_length else "longest")
     return encoded, truncated
+
+
+def _row_lengths(encoded: Any, cfg: FeatureConfig) -> np.ndarray:
+    """How many tokens of each window's row to store: all of them when padding to max_seq_length."""
+    mask = encoded["attention_mask"]
+    return np.full(len(mask), mask.shape[1]) if cfg.pad_to_max_length else mask.sum(axis=1)
+
+
+def _ragged(rows: np.ndarray, lengths: np.ndarray, *, valid: np.ndarray | None = None) -> pa.ListArray:
+    """Right-padded rows ``[N, L]`` (or ``[N, L, 2]``) cut to their lengths, as one Arrow list column.
+
+    Built from the flat kept values and the row offsets, without a Python object per token. ``valid``
+    (``[N, L]`` bool) turns the pairs of ``[N, L, 2]`` rows into nulls where it is False.
+    """
+    kept = np.arange(rows.shape[1]) < lengths[:, None]
+    values = rows[kept]
+    if values.ndim == 2:  # one [start, end] pair per token: a list column of its own, null where not valid
+        pair_offsets = np.arange(0, values.size + 1, 2, dtype=np.int32)
+        mask = None if valid is None else pa.array(~valid[kept])
+        values = pa.ListArray.from_arrays(pair_offsets, values.ravel(), mask=mask)
+    row_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.ListArray.from_arrays(row_offsets, values)
+
+
+def _model_inputs(encoded: Any, lengths: np.ndarray) -> dict[str, pa.ListArray]:
+    return {name: _ragged(encoded[name], lengths) for name in MODEL_INPUT_COLUMNS}
 
 
 def _context_mask(encoded: Any) -> np.ndarray:
@@ -201,20 +246,18 @@ def _window_labels(encoded: Any, answers: list[dict]) -> dict[str, np.ndarray]:
             "is_impossible": (~inside).astype(np.int64)}
 
 
-def _train_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> dict[str, Any]:
+def _train_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> pa.Table:
     encoded, _ = _tokenize(batch, tokenizer, cfg)
     labels = _window_labels(encoded, batch["answers"])
-    return {**{name: encoded[name] for name in _MODEL_COLUMNS}, **{k: v.tolist() for k, v in labels.items()}}
+    return pa.table({**_model_inputs(encoded, _row_lengths(encoded, cfg)), **labels})
 
 
-def _eval_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> dict[str, Any]:
+def _eval_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> pa.Table:
     encoded, _ = _tokenize(batch, tokenizer, cfg)
-    context = _context_mask(encoded)
-    offsets = [[span if keep else None for span, keep in zip(row, mask)]
-               for row, mask in zip(encoded["offset_mapping"].tolist(), context.tolist())]
+    lengths = _row_lengths(encoded, cfg)
+    offsets = _ragged(encoded["offset_mapping"], lengths, valid=_context_mask(encoded))
     example_ids = [batch["id"][i] for i in encoded["overflow_to_sample_mapping"]]
-    return {**{name: encoded[name] for name in _MODEL_COLUMNS}, "offset_mapping": offsets,
-            "example_id": example_ids}
+    return pa.table({**_model_inputs(encoded, lengths), "offset_mapping": offsets, "example_id": example_ids})
 
 
 def _diagnostic_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig) -> dict[str, Any]:
@@ -233,21 +276,25 @@ def _diagnostic_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig
 
 def _build(kind: str, function: Callable, examples: datasets.Dataset, tokenizer: Any,
            cfg: FeatureConfig) -> datasets.Dataset:
+    key = _cache_key(kind, examples, tokenizer, cfg)
     return examples.map(function, batched=True, batch_size=1000, remove_columns=examples.column_names,
-                        fn_kwargs={"tokenizer": tokenizer, "cfg": cfg},
-                        cache_file_name=_cache_file(kind, examples, tokenizer, cfg),
-                        desc=f"Building {kind} features")
+                        fn_kwargs={"tokenizer": tokenizer, "cfg": cfg}, cache_file_name=_cache_file(kind, key),
+                        new_fingerprint=key, desc=f"Building {kind} features")
 
 
 def build_train_features(examples: datasets.Dataset, tokenizer: Any,
                          cfg: FeatureConfig = FeatureConfig()) -> datasets.Dataset:
-    """Training windows: input_ids, attention_mask, token_type_ids, start/end_positions, is_impossible."""
+    """Training windows: input_ids, attention_mask, token_type_ids, start/end_positions, is_impossible.
+
+    Rows are as long as their tokens (padded to max_seq_length with ``cfg.pad_to_max_length``)."""
     return _build("train", _train_batch, examples, tokenizer, cfg)
 
 
 def build_eval_features(examples: datasets.Dataset, tokenizer: Any,
                         cfg: FeatureConfig = FeatureConfig()) -> datasets.Dataset:
-    """Evaluation windows: model inputs, context-only offset_mapping (None elsewhere) and example_id."""
+    """Evaluation windows: model inputs, context-only offset_mapping (None elsewhere) and example_id.
+
+    Rows are as long as their tokens (padded to max_seq_length with ``cfg.pad_to_max_length``)."""
     return _build("eval", _eval_batch, examples, tokenizer, cfg)
 
 

@@ -1,7 +1,8 @@
 """Answer questions with a trained AVPool model: one question, or every question of a SQuAD 2.0 file.
 
 Both paths share the evaluation pipeline: :func:`data.build_eval_features` (sliding windows), batched
-inference under ``torch.inference_mode()`` on the model's device (:func:`predict_logits`), then
+inference under ``torch.inference_mode()`` in length-sorted, per-batch padded batches (:func:`predict_logits`,
+also what evaluation during training runs), then
 :func:`postprocess.postprocess` (best span, null odds, n-best).
 """
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from .batching import longest_row, sorted_loader
 from .data import EXAMPLE_FEATURES, FeatureConfig, build_eval_features, load_examples
 from .features import in_memory_features
 from .errors import CheckpointError
 from .postprocess import PostprocessConfig, Predictions, postprocess
 
-_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SINGLE_QUESTION_ID = "question"
 
 
@@ -35,33 +37,47 @@ def _training_mode(model: torch.nn.Module, mode: bool) -> Iterator[None]:
         model.train(previous)
 
 
-def predict_logits(model: torch.nn.Module, features: datasets.Dataset,
-                   batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Start/end logits ``[F, L]`` and answerability logits ``[F, 2]`` for every feature, in order.
+def predict_logits(model: torch.nn.Module, features: datasets.Dataset, batch_size: int = 32, *,
+                   accelerator: Any = None, desc: str = "predict") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start/end logits ``[F, L]`` and answerability logits ``[F, 2]`` (float32) for every feature, in order.
 
-    Each batch is cut to its longest un-padded window (outputs at real tokens do not depend on padding);
-    the logits of the cut padding positions are ``-inf``, so they can never be chosen.
+    The windows run longest first, each batch padded only to its longest window (:func:`batching.sorted_loader`;
+    outputs at real tokens do not depend on padding), then the rows are put back in the features' order.
+    ``L`` is the longest row; positions past a window's end get ``-inf`` logits, so they are never chosen.
+    With an ``accelerator``, the batches are shared between its processes and gathered back (with a progress
+    bar on the main process).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    inputs = features.with_format("numpy", columns=list(_MODEL_INPUTS))
-    num_features, seq_len = len(features), len(features[0]["input_ids"]) if len(features) else 0
-    start = np.full((num_features, seq_len), -np.inf, dtype=np.float32)
-    end = np.full((num_features, seq_len), -np.inf, dtype=np.float32)
-    has = np.zeros((num_features, 2), dtype=np.float32)
+    width = longest_row(features)
+    if not len(features):
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), np.zeros((0, 2), np.float32)
+    config = (accelerator.unwrap_model(model) if accelerator is not None else model).config  # DDP wraps it
+    loader, order = sorted_loader(features, batch_size, config.pad_token_id)
+    if accelerator is not None:
+        loader = accelerator.prepare_data_loader(loader)
+    progress = {} if accelerator is not None and accelerator.is_main_process else {"disable": True}
     device = next(model.parameters()).device
+    parts: list[tuple[torch.Tensor, ...]] = []
     with _training_mode(model, False), torch.inference_mode():
-        for lo in range(0, num_features, batch_size):
-            batch = inputs[lo:lo + batch_size]
-            length = int(batch["attention_mask"].sum(axis=1).max())
-            tensors = {name: torch.as_tensor(batch[name][:, :length], device=device) for name in _MODEL_INPUTS}
-            output = model(**tensors)
-            hi = lo + len(batch["input_ids"])
-            start[lo:hi, :length] = output.start_logits.float().cpu().numpy()
-            end[lo:hi, :length] = output.end_logits.float().cpu().numpy()
-            has[lo:hi] = output.has_logits.float().cpu().numpy()
-    _check_finite(start, end, has)
-    return start, end, has
+        for batch in tqdm(loader, desc=desc, leave=False, **progress):
+            out = model(**{name: tensor.to(device) for name, tensor in batch.items()})
+            logits = (_pad_right(out.start_logits, width), _pad_right(out.end_logits, width), out.has_logits)
+            if accelerator is not None:
+                logits = accelerator.gather_for_metrics(logits)
+            parts.append(tuple(t.float().cpu() for t in logits))
+    in_order = []
+    for sorted_rows in (torch.cat([part[i] for part in parts]).numpy() for i in range(3)):
+        rows = np.empty_like(sorted_rows)
+        rows[order] = sorted_rows
+        in_order.append(rows)
+    _check_finite(*in_order)
+    return tuple(in_order)
+
+
+def _pad_right(logits: torch.Tensor, length: int) -> torch.Tensor:
+    """``[B, l]`` logits padded to ``[B, length]`` with ``-inf`` (never chosen as a span end point)."""
+    return torch.nn.functional.pad(logits, (0, length - logits.shape[1]), value=float("-inf"))
 
 
 def _check_finite(start: np.ndarray, end: np.ndarray, has: np.ndarray) -> None:

@@ -44,6 +44,7 @@ class TrainConfig:
     max_seq_length: int = 128
     doc_stride: int = 64
     max_query_length: int = 32
+    pad_to_max_length: bool = False  # True: every window padded to max_seq_length (slower; the old way)
     # the experiment
     reinit: tuple[str, ...] = ()  # re-init targets; "a,b", "a+b", "none" and None are accepted
     seed: int = 0

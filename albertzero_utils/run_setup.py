@@ -10,22 +10,21 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
+from .batching import PadToLongest, window_lengths
 from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
-from .features import FeatureConfig
+from .features import TRAIN_COLUMNS, FeatureConfig
 from .modeling import enable_gradient_checkpointing, load_qa_model
 from .profiles import TrainConfig
 from .reinit import reinit_layers
-
-TRAIN_COLUMNS = ["input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions",
-                 "is_impossible"]
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -46,9 +45,28 @@ class EpochShuffleSampler(torch.utils.data.Sampler[int]):
     def __len__(self) -> int:
         return self.num_samples
 
+    def _generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(derive_seed(self.seed, f"data-order:{self.epoch}"))
+
     def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(derive_seed(self.seed, f"data-order:{self.epoch}"))
-        return iter(torch.randperm(self.num_samples, generator=generator).tolist())
+        return iter(torch.randperm(self.num_samples, generator=self._generator()).tolist())
+
+
+class LengthGroupedEpochSampler(EpochShuffleSampler):
+    """Like :class:`EpochShuffleSampler`, but consecutive ``batch_size`` indices have similar lengths, so that
+    a batch padded to its longest window holds little padding: the Hugging Face Trainer's ``group_by_length``
+    (shuffle, cut into mega-batches of 50 batches, sort each by length, the longest batch first).
+
+    The order depends on (seed, epoch, lengths) alone, so both arms of a pair and a resumed run see the same
+    batches; under several processes, each takes whole batches of it, as with any sampler.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
+        super().__init__(len(lengths), seed)
+        self.lengths, self.batch_size = [int(n) for n in lengths], batch_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=self._generator()))
 
 
 @dataclass
@@ -115,6 +133,23 @@ def _load_split(cfg: TrainConfig, split: str, max_samples: int | None) -> Any:
     return load_examples(source or cfg.dataset, split=hub_split, max_samples=max_samples)
 
 
+def _train_loader(features: Any, cfg: TrainConfig,
+                  pad_token_id: int | None) -> tuple[torch.utils.data.DataLoader, EpochShuffleSampler]:
+    """Length-grouped batches padded to their longest window; with ``pad_to_max_length``, the old way:
+    shuffled windows, all padded to max_seq_length."""
+    columns = features.select_columns(list(TRAIN_COLUMNS))
+    if cfg.pad_to_max_length:
+        sampler = EpochShuffleSampler(len(features), cfg.seed)
+        dataset, collate = columns.with_format("torch"), None
+    else:
+        sampler = LengthGroupedEpochSampler(window_lengths(features), cfg.batch_size, cfg.seed)
+        dataset, collate = columns, PadToLongest(pad_token_id)
+    # A private generator: creating an iterator then draws nothing from the global RNG (exact resume).
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate,
+                                         generator=torch.Generator().manual_seed(0))
+    return loader, sampler
+
+
 def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     """Seed, build the model (then re-init its targets), the data, the optimizer and the LR schedule."""
     set_seed(cfg.seed)
@@ -123,14 +158,11 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     tokenizer = load_tokenizer(cfg.model)
-    feature_cfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
+    feature_cfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.pad_to_max_length)
     train_examples = _load_split(cfg, "train", cfg.max_train_samples)
     with accelerator.main_process_first():
         train_features = build_train_features(train_examples, tokenizer, feature_cfg)
-    sampler = EpochShuffleSampler(len(train_features), cfg.seed)
-    loader = torch.utils.data.DataLoader(train_features.select_columns(TRAIN_COLUMNS).with_format("torch"),
-                                         batch_size=cfg.batch_size, sampler=sampler,
-                                         generator=torch.Generator().manual_seed(0))
+    loader, sampler = _train_loader(train_features, cfg, tokenizer.pad_token_id)
     eval_examples = _load_split(cfg, "eval", None)
     eval_set = build_eval_set(fixed_subset(eval_examples, cfg.max_eval_samples), tokenizer, feature_cfg,
                               cfg.eval_batch_size, accelerator)

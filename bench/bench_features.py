@@ -34,10 +34,11 @@ def fresh_cache_dir() -> Iterator[str]:
 
 
 def tokenizer_floor(questions: list[str], contexts: list[str], tokenizer: Any, cfg: FeatureConfig) -> int:
-    """One batched pair call with our window settings; returns the number of windows."""
+    """One batched pair call with our window settings (padding included); returns the number of windows."""
     encoded = tokenizer([q.lstrip() for q in questions], contexts, truncation="only_second",
                         max_length=cfg.max_seq_length, stride=cfg.doc_stride, return_overflowing_tokens=True,
-                        return_offsets_mapping=True, return_token_type_ids=True, padding="max_length")
+                        return_offsets_mapping=True, return_token_type_ids=True,
+                        padding="max_length" if cfg.pad_to_max_length else False)
     return len(encoded["input_ids"])
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from albertzero_utils.batching import longest_row, window_lengths
 from albertzero_utils.postprocess import (
     NO_SPAN_NULL_ODDS,
     PostprocessConfig,
@@ -39,7 +40,7 @@ LOGIT_SEED = 1234
 
 def random_logits(features: Any, seed: int = LOGIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Seeded N(0, 1) start/end logits ``[F, L]`` (float64), ``-inf`` on padding as ``predict_logits`` gives."""
-    mask = np.asarray(features.with_format("numpy", columns=["attention_mask"])["attention_mask"], dtype=bool)
+    mask = np.arange(longest_row(features))[None, :] < window_lengths(features)[:, None]  # rows are unpadded
     rng = np.random.default_rng(seed)
     start, end = rng.standard_normal(mask.shape), rng.standard_normal(mask.shape)
     start[~mask], end[~mask] = -np.inf, -np.inf

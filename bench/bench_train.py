@@ -23,14 +23,12 @@ import torch
 
 from albertzero_utils import profiles
 from albertzero_utils.data import build_train_features, load_examples, load_tokenizer
-from albertzero_utils.features import FeatureConfig
+from albertzero_utils.features import TRAIN_COLUMNS, FeatureConfig
 from albertzero_utils.modeling import load_qa_model
 from albertzero_utils.train import train
 
 
 TARGET_OVERHEAD = 0.05
-TRAIN_COLUMNS = ["input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions",
-                 "is_impossible"]
 
 
 @contextlib.contextmanager
@@ -64,7 +62,7 @@ def step_intervals(stamps: list[tuple[float, float]], steps: int) -> tuple[list[
 def smoke_config(steps: int, output_dir: str, batch_size: int) -> profiles.TrainConfig:
     return profiles.resolve("smoke", None, {"max_steps": steps, "eval_steps": steps, "max_eval_samples": 8,
                                             "batch_size": batch_size, "output_dir": output_dir,
-                                            "overwrite_output_dir": True})
+                                            "overwrite_output_dir": True, "pad_to_max_length": True})
 
 
 def run_ours(cfg: profiles.TrainConfig) -> None:
@@ -77,8 +75,9 @@ def make_bare_loop(cfg: profiles.TrainConfig) -> Callable[[], None]:
     """A bare PyTorch loop with the same model, windows, batch, optimizer, schedule and clipping."""
     tokenizer = load_tokenizer(cfg.model)
     features = build_train_features(load_examples(cfg.train_file), tokenizer,
-                                    FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length))
-    dataset = features.select_columns(TRAIN_COLUMNS).with_format("torch")
+                                    FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length,
+                                                  pad_to_max_length=True))
+    dataset = features.select_columns(list(TRAIN_COLUMNS)).with_format("torch")
 
     def bare() -> None:
         torch.manual_seed(cfg.seed)

@@ -102,11 +102,13 @@ def measure(model: Any, config: Any, precision: str, args: argparse.Namespace, d
     """Training samples/s, eval windows/s, peak memory and MFU for one autocast precision."""
     import torch
 
+    from albertzero_utils.features import MODEL_INPUT_COLUMNS
+
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     generator = torch.Generator().manual_seed(0)
     train_batch = random_batch(config, args.batch_size, args.seq_len, device, generator)
     eval_batch = {k: v for k, v in random_batch(config, args.eval_batch_size, args.seq_len, device, generator).items()
-                  if k in ("input_ids", "attention_mask", "token_type_ids")}
+                  if k in MODEL_INPUT_COLUMNS}
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     if device.type == "cuda":

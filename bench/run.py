@@ -25,6 +25,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from bench import (  # noqa: E402  (after the path set-up)
     bench_features,
     bench_metrics,
+    bench_padding,
     bench_postprocess,
     bench_predict,
     bench_train,
@@ -45,6 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="torch intra-op threads (default: 1; see the module docstring)")
     parser.add_argument("--predict-questions", type=int, default=48,
                         help="questions for the inference benchmark (default: 48)")
+    parser.add_argument("--padding-windows", type=int, default=32,
+                        help="real windows timed with albert-base-v2 in the dynamic padding benchmark (default: 32)")
     return parser.parse_args(argv)
 
 
@@ -63,16 +66,18 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     examples = data.load_examples(inputs.dev_file, check_offsets=False)
     tokenizer = data.load_tokenizer(inputs.tokenizer_dir)
     say(f"inputs: {len(examples)} questions from {inputs.dev_file}")
-    say("1/5 evaluation features ...")
+    say("1/6 evaluation features ...")
     results["eval_features"], features = bench_features.run(examples, tokenizer, runs=args.feature_runs)
-    say("2/5 post-processing ...")
+    say("2/6 post-processing ...")
     results["postprocess"] = bench_postprocess.run(examples, features, runs=args.repeats)
-    say("3/5 metric ...")
+    say("3/6 metric ...")
     results["metric"] = bench_metrics.run(examples, runs=args.repeats)
-    say("4/5 training step overhead ...")
+    say("4/6 training step overhead ...")
     results["train_step"] = bench_train.run(args.train_steps, args.repeats, args.train_batch_size)
-    say("5/5 inference throughput ...")
+    say("5/6 inference throughput ...")
     results["predict"] = bench_predict.run(inputs.dev_file, args.predict_questions, repeats=max(1, args.repeats - 1))
+    say("6/6 dynamic padding (albert-base-v2 architecture) ...")
+    results["dynamic_padding"] = bench_padding.run(examples, features, tokenizer, windows=args.padding_windows)
     results["machine"]["load_average_at_end"] = common.load_average()
     return results
 
@@ -88,11 +93,13 @@ def _row(name: str, ours: str, baseline: str, figure: str, target: str, runs: st
 def table_rows(r: dict[str, Any]) -> list[list[str]]:
     """One row per benchmark: what, ours, baseline, ratio, target, runs."""
     f, p, m, t, q = r["eval_features"], r["postprocess"], r["metric"], r["train_step"], r["predict"]
+    d = r["dynamic_padding"]
     met = lambda ok: "met" if ok else "MISSED"  # noqa: E731
     return [
         _row(f"eval features ({f['examples']} q, {f['features']} windows)", f"{f['ours']['wall_s']:.2f} s",
              f"tokenizer floor {f['tokenizer_floor']['wall_s']:.2f} s", f"ours = {f['ratio_ours_over_floor']:.2f}x the floor",
-             f"cached reload {f['cached_reload']['wall_s']:.2f} s", f"{f['ours']['runs']} / {f['tokenizer_floor']['runs']}"),
+             f"<= 1.5x: {met(f['ratio_ours_over_floor'] <= 1.5)}; cached reload {f['cached_reload']['wall_s']:.2f} s",
+             f"{f['ours']['runs']} / {f['tokenizer_floor']['runs']}"),
         _row(f"post-processing ({p['features']} windows)",
              f"{p['ours_answers_only']['wall_s']:.3f} s ({p['ours']['wall_s']:.3f} s with n-best)",
              f"utils_qa-style {p['reference']['wall_s']:.2f} s (loop alone {p['reference_loop_only']['wall_s']:.2f} s)",
@@ -109,6 +116,17 @@ def table_rows(r: dict[str, Any]) -> list[list[str]]:
         _row(f"inference (tiny, {q['questions']} q, {q['windows']} windows)", f"{q['ours_questions_per_s']:.1f} q/s",
              f"pipeline port {q['pipeline_questions_per_s']:.1f} q/s", f"{q['ratio']:.2f}x", "-",
              f"{q['ours']['runs']} / {q['pipeline_port']['runs']}"),
+        _row(f"padding share (all {d['all_windows']['eval']} windows)",
+             f"{d['padding_share_after']:.1%} train, {d['padding_share_after_eval']:.1%} eval",
+             f"padded to 384: {d['padding_share_before']:.1%}", "-", "-", "-"),
+        _row(f"train fwd+bwd (albert-base arch, {d['timed_windows']} windows)", f"{d['train_grouped']['wall_s']:.1f} s",
+             f"padded to 384: {d['train_padded']['wall_s']:.1f} s", f"{d['train_speedup']:.2f}x",
+             f">= 1.6x: {met(d['train_speedup'] >= 1.6)}", f"{d['train_grouped']['runs']} / {d['train_padded']['runs']}"),
+        _row(f"eval forward (albert-base arch, {d['timed_windows']} windows)", f"{d['eval_sorted']['wall_s']:.1f} s",
+             f"padded to 384: {d['eval_padded']['wall_s']:.1f} s", f"{d['eval_speedup']:.2f}x",
+             f">= 1.6x, max |logit diff| {d['max_abs_logit_diff']:.1e} < 1e-4: "
+             f"{met(d['eval_speedup'] >= 1.6 and d['max_abs_logit_diff'] < 1e-4)}",
+             f"{d['eval_sorted']['runs']} / {d['eval_padded']['runs']}"),
     ]
 
 

@@ -173,7 +173,7 @@ def test_train_labels_per_window(tmp_path, tiny_tokenizer) -> None:
     cfg = data.FeatureConfig(max_seq_length=48, doc_stride=16, max_query_length=8)
     train = data.build_train_features(examples, tiny_tokenizer, cfg)
     evals = data.build_eval_features(examples, tiny_tokenizer, cfg)
-    assert len(train) == len(evals) > 4 and set(map(len, train["input_ids"])) == {48}
+    assert len(train) == len(evals) > 4 and max(map(len, train["input_ids"])) == 48
     start_char, end_char = context.index(answer), context.index(answer) + len(answer)
     seen = {"inside": 0, "cut": 0, "outside": 0}
     for window, offsets, qid in zip(train, evals["offset_mapping"], evals["example_id"]):
@@ -191,6 +191,21 @@ def test_train_labels_per_window(tmp_path, tiny_tokenizer) -> None:
         else:
             assert (window["is_impossible"], window["start_positions"], window["end_positions"]) == (1, 0, 0)
     assert seen["inside"] and seen["cut"] and seen["outside"], seen
+
+
+def test_features_are_unpadded_unless_padding_to_max_length(tmp_path, tiny_tokenizer) -> None:
+    """Rows are as long as their tokens; ``pad_to_max_length`` gives the old padded rows, same tokens and labels."""
+    context = " ".join(f"w{i}" for i in range(60))
+    examples = window_examples(tmp_path, context.index("w20"), "w20 w21", context)
+    cfg = data.FeatureConfig(max_seq_length=48, doc_stride=16, max_query_length=8)
+    padded_cfg = data.FeatureConfig(max_seq_length=48, doc_stride=16, max_query_length=8, pad_to_max_length=True)
+    for build in (data.build_train_features, data.build_eval_features):
+        rows, padded = build(examples, tiny_tokenizer, cfg), build(examples, tiny_tokenizer, padded_cfg)
+        assert len({len(row) for row in rows["input_ids"]}) > 1 and {len(r) for r in padded["input_ids"]} == {48}
+        for row, old in zip(rows, padded):
+            assert all(row["attention_mask"]) and sum(old["attention_mask"]) == len(row["input_ids"])
+            for name, values in row.items():
+                assert values == (old[name][:len(values)] if isinstance(values, list) else old[name]), name
 
 
 def test_eval_offsets_only_on_context_tokens(tmp_path, tiny_tokenizer) -> None:

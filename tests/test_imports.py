@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio"),
     ("metrics",),
     ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
-    ("predict", "profiles", "checkpoint", "run_files"),
+    ("batching", "predict", "profiles", "checkpoint", "run_files"),
     ("run_setup", "evaluation"),
     ("train", "pretrain"),
     ("stats", "experiment"),

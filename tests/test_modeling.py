@@ -91,6 +91,21 @@ def test_heads_are_initialised_normal_with_zero_bias_and_sdpa_is_the_default() -
     assert model.albert.pooler is None
 
 
+def test_sdpa_attention_gives_the_eager_logits() -> None:
+    """PyTorch's fused attention (the default) and transformers' eager attention agree in fp32, padding included."""
+    eager = load_qa_model(paths.TINY_MODEL_DIR, seed=0, attn_implementation="eager").eval()
+    sdpa = load_qa_model(paths.TINY_MODEL_DIR, seed=0, attn_implementation="sdpa").eval()
+    assert eager.config._attn_implementation == "eager" and sdpa.config._attn_implementation == "sdpa"
+    inputs = batch(seq_len=24, size=4)
+    real = inputs["attention_mask"].bool()
+    with torch.no_grad():
+        a, b = eager(**inputs), sdpa(**inputs)
+    for name in ("start_logits", "end_logits"):
+        assert torch.allclose(getattr(a, name)[real], getattr(b, name)[real], atol=1e-5, rtol=0)
+    assert torch.allclose(a.has_logits, b.has_logits, atol=1e-5, rtol=0)
+    assert not torch.equal(a.start_logits[0], a.start_logits[1])  # real, distinct outputs were compared
+
+
 def test_save_and_load_round_trip_with_safetensors(tmp_path: os.PathLike) -> None:
     model = seeded_albert()
     model.save_pretrained(tmp_path)

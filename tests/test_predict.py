@@ -1,6 +1,7 @@
 """Prediction with the tiny random model: well-formed outputs, batching, files the evaluator reads, the CLI."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -72,20 +73,55 @@ def test_predict_file_is_well_formed_and_evaluates(model_and_tokenizer, small_sq
     assert result["total"] == 4 and result["HasAns_total"] == 2 and "best_f1_thresh" in result
 
 
+def _real_tokens(features, width: int) -> np.ndarray:
+    """[F, width] bool: True on each window's real tokens."""
+    real = np.zeros((len(features), width), dtype=bool)
+    for row, mask in enumerate(features["attention_mask"]):
+        real[row, :len(mask)] = np.asarray(mask, dtype=bool)
+    return real
+
+
 def test_batching_and_padding_cut_do_not_change_logits(model_and_tokenizer, small_squad) -> None:
     model, tokenizer = model_and_tokenizer
     features = data.build_eval_features(data.load_examples(small_squad), tokenizer, FEATURES)
     assert len(features) > 4  # the long context spans several windows
+    lengths = [len(row) for row in features["input_ids"]]
+    assert len(set(lengths)) > 1 and max(lengths) <= FEATURES.max_seq_length  # stored unpadded
     model.train()
     one = predict_logits(model, features, batch_size=1)
     assert model.training  # the caller's mode is restored
-    many = predict_logits(model, features, batch_size=len(features))
-    real = np.asarray(features["attention_mask"], dtype=bool)
+    many = predict_logits(model, features, batch_size=3)
+    real = _real_tokens(features, max(lengths))
     for a, b in zip(one, many):
-        assert a.shape[0] == len(features)
+        assert a.shape[0] == b.shape[0] == len(features) and a.shape[1] in (max(lengths), 2)
     np.testing.assert_allclose(one[0][real], many[0][real], atol=1e-4)
+    np.testing.assert_allclose(one[1][real], many[1][real], atol=1e-4)
     np.testing.assert_allclose(one[2], many[2], atol=1e-4)
     assert np.isneginf(one[0][~real]).all()  # padding positions can never be chosen
+
+
+def test_sorted_dynamic_batches_give_the_padded_logits_in_feature_order(model_and_tokenizer, small_squad) -> None:
+    """Unpadded windows run longest first come back in feature order, equal to the old padded path."""
+    model, tokenizer = model_and_tokenizer
+    examples = data.load_examples(small_squad)
+    padded_cfg = dataclasses.replace(FEATURES, pad_to_max_length=True)
+    padded = data.build_eval_features(examples, tokenizer, padded_cfg)
+    dynamic = data.build_eval_features(examples, tokenizer, FEATURES)
+    assert {len(row) for row in padded["input_ids"]} == {FEATURES.max_seq_length}
+    assert dynamic["example_id"] == padded["example_id"]
+    old = predict_logits(model, padded, batch_size=len(padded))  # file order, one batch
+    new = predict_logits(model, dynamic, batch_size=2)
+    width = new[0].shape[1]
+    real = _real_tokens(dynamic, width)
+    assert old[0].shape[1] == FEATURES.max_seq_length and np.isneginf(old[0][:, width:]).all()
+    for before, after in zip(old[:2], new[:2]):
+        np.testing.assert_allclose(before[:, :width][real], after[real], atol=1e-4)
+    np.testing.assert_allclose(old[2], new[2], atol=1e-4)
+    cfg = PostprocessConfig(null_threshold=1e9)
+    answers_old = predict_file(model, tokenizer, small_squad, batch_size=len(padded), feature_cfg=padded_cfg, cfg=cfg)
+    answers_new = predict_file(model, tokenizer, small_squad, batch_size=2, feature_cfg=FEATURES, cfg=cfg)
+    assert answers_new.answers == answers_old.answers
+    assert answers_new.null_odds == pytest.approx(answers_old.null_odds, abs=1e-4)
 
 
 def test_answer_question_is_a_json_object(model_and_tokenizer) -> None:

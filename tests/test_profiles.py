@@ -140,6 +140,8 @@ def _parse(argv: list[str], **kwargs) -> argparse.Namespace:
 def test_only_given_flags_are_overrides() -> None:
     overrides = overrides_from_args(_parse(["--learning-rate", "2e-5", "--gradient-checkpointing"]))
     assert overrides == {"learning_rate": 2e-5, "gradient_checkpointing": True}
+    assert overrides_from_args(_parse(["--pad-to-max-length"])) == {"pad_to_max_length": True}
+    assert not profiles.resolve("smoke").pad_to_max_length  # dynamic padding is the default
     assert overrides_from_args(_parse(["--dataset", "org/data"])) == {
         "dataset": "org/data", "train_file": None, "eval_file": None}
     with_file = overrides_from_args(_parse(["--dataset", "org/data", "--eval-file", "dev.json"]))

@@ -16,6 +16,7 @@ from albertzero_utils.evaluation import eval_schedule, fixed_subset
 from albertzero_utils.profiles import TrainConfig
 from albertzero_utils.run_setup import (
     EpochShuffleSampler,
+    LengthGroupedEpochSampler,
     derive_seed,
     make_accelerator,
     prepare_run,
@@ -92,6 +93,40 @@ def test_sampler_order_depends_on_seed_and_epoch_only() -> None:
     assert list(sampler) == epoch0 != epoch1 and sorted(epoch1) == list(range(50))
     assert list(EpochShuffleSampler(50, seed=4)) != epoch0
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def _padded_tokens(order: list[int], lengths: list[int], batch_size: int) -> int:
+    """Tokens of the batches of `order`, each padded to its longest window."""
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+
+
+def test_length_grouped_sampler_is_a_seeded_permutation_of_similar_lengths() -> None:
+    lengths = [int(n) for n in np.random.default_rng(0).integers(20, 385, size=1000)]
+    before = torch.get_rng_state()
+    sampler = LengthGroupedEpochSampler(lengths, batch_size=8, seed=3)
+    epoch0 = list(sampler)
+    sampler.set_epoch(1)
+    epoch1 = list(sampler)
+    sampler.set_epoch(0)
+    assert list(sampler) == epoch0 != epoch1 and sorted(epoch1) == list(range(1000)) == sorted(epoch0)
+    assert list(LengthGroupedEpochSampler(lengths, batch_size=8, seed=4)) != epoch0
+    assert torch.equal(torch.get_rng_state(), before)
+    shuffled = list(EpochShuffleSampler(1000, seed=3))
+    assert _padded_tokens(epoch0, lengths, 8) < 0.75 * _padded_tokens(shuffled, lengths, 8)
+    assert max(lengths[i] for i in epoch0[:8]) == max(lengths)  # the longest batch first (memory errors early)
+
+
+def test_batches_are_padded_to_their_longest_window_unless_asked(tmp_path) -> None:
+    for pad in (False, True):
+        setup = prepare_run(tiny(tmp_path, pad_to_max_length=pad), make_accelerator(tiny(tmp_path)))
+        widths = set()
+        for batch in setup.train_loader:
+            mask = batch["attention_mask"]
+            widths.add(mask.shape[1])
+            assert set(batch) == set(run_setup.TRAIN_COLUMNS) and mask.shape == batch["input_ids"].shape
+            assert pad or mask.sum(dim=1).max() == mask.shape[1]  # no column of padding only
+        assert widths == {64} if pad else max(widths) <= 64 and len(widths) > 1
 
 
 def _setup_state(cfg: TrainConfig) -> tuple:

@@ -50,6 +50,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--max-seq-length", type=int, metavar="N")
     option("--doc-stride", type=int, metavar="N")
     option("--max-query-length", type=int, metavar="N")
+    option("--pad-to-max-length", action=argparse.BooleanOptionalAction,
+           help="pad every training window to --max-seq-length (the old, slower way) instead of each batch "
+                "to its longest window")
     option("--eval-steps", type=int, metavar="N", help="evaluate every N steps (default: early-dense schedule)")
     option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
