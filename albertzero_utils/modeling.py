@@ -262,7 +262,7 @@ def load_qa_model(
     """An AVPool QA model: the pretrained encoder with freshly initialised heads.
 
     ``name_or_dir`` is a hub id (``albert/albert-base-v2``), a local directory, or a named embedded model
-    (``tiny``: pretrained, ``tiny-random``: random weights; see ``paths.NAMED_MODELS``). A directory with only
+    (``tiny-random``: the tiny config with random weights; see ``paths.NAMED_MODELS``). A directory with only
     ``config.json`` (like ``data/tiny-albert``), or ``from_config=True``, gives random weights. Every
     randomly initialised weight (all of them, or only the heads) is a deterministic function of ``seed`` and
     the caller's global RNG is left untouched (see :func:`seeded_init`). ``config_overrides`` set existing

@@ -15,9 +15,8 @@ EXERCISES_DIR = REPO_ROOT / "exercises"
 SAMPLE_TRAIN = DATA_DIR / "sample" / "train-v2.0.json"
 SAMPLE_DEV = DATA_DIR / "sample" / "dev-v2.0.json"
 TINY_MODEL_DIR = DATA_DIR / "tiny-albert"  # the tiny config and tokenizer: random weights (the A/A control)
-TINY_PRETRAINED_DIR = DATA_DIR / "tiny-albert-pretrained"  # the same model, pretrained (`make pretrain-tiny`)
 #: Short names for the embedded models, accepted wherever a model name or directory is.
-NAMED_MODELS = {"tiny": TINY_PRETRAINED_DIR, "tiny-random": TINY_MODEL_DIR}
+NAMED_MODELS = {"tiny-random": TINY_MODEL_DIR}
 PRETRAIN_CORPUS = DATA_DIR / "pretrain" / "corpus.txt"
 
 #: The official SQuAD 2.0 dev set, byte-identical to the release (CC BY-SA 4.0; see data/README.md).
@@ -28,5 +27,5 @@ ALBERT_BASE_DIR = DATA_DIR / "albert-base-v2"
 
 
 def model_location(name_or_dir: str | os.PathLike) -> str:
-    """The directory of a named embedded model (``tiny``, ``tiny-random``); any other name unchanged."""
+    """The directory of a named embedded model (``tiny-random``); any other name unchanged."""
     return str(NAMED_MODELS.get(str(name_or_dir), name_or_dir))

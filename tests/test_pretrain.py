@@ -132,3 +132,12 @@ def test_bad_corpus_and_options_give_one_line_errors(tmp_path, capsys) -> None:
         resolve("tiny", None, {"max_steps": 0})
     assert main(["pretrain", "--corpus", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_tiny_random_names_the_random_init_control() -> None:
+    from albertzero_utils.profiles import resolve as resolve_run
+
+    model = load_qa_model("tiny-random", seed=0)
+    assert model.config.hidden_size == 128 and model.config.num_hidden_layers == 12
+    assert load_tokenizer("tiny-random").vocab_size == load_tokenizer(paths.TINY_MODEL_DIR).vocab_size
+    assert resolve_run("smoke", None, {"model": "tiny-random"}).model == "tiny-random"
