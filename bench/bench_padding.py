@@ -78,7 +78,7 @@ def run(examples: Any, eval_features: Any, tokenizer: Any, windows: int = 32, ru
               "train_after": padding_share(train_lengths, grouped, TRAIN_BATCH),
               "eval_after": padding_share(eval_lengths, np.argsort(-eval_lengths, kind="stable"), EVAL_BATCH)}
 
-    config_dir = paths.SHARED_ALBERT_BASE if paths.shared_available() else paths.TINY_MODEL_DIR
+    config_dir = paths.ALBERT_BASE_DIR  # the architecture of albert-base-v2 (config.json committed in data/)
     model = load_qa_model(config_dir, from_config=True, seed=0)  # the architecture, random weights, SDPA
     pad_id = tokenizer.pad_token_id or 0
     chosen = fixed_windows(train_lengths, windows, micro_batch)

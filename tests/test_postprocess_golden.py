@@ -20,7 +20,6 @@ from albertzero_utils import paths
 from albertzero_utils.fileio import write_text_atomic
 from albertzero_utils.postprocess import NO_SPAN_NULL_ODDS, PostprocessConfig, Predictions, postprocess
 from bench.bench_postprocess import random_logits
-from tests.conftest import requires_shared
 
 GOLDEN = Path(__file__).parent / "golden" / "postprocess_dev.json"
 _NUMBERS = ("start_logit", "end_logit", "score", "probability")
@@ -37,8 +36,8 @@ def dev_inputs() -> tuple[Any, Any]:
     """The official dev questions and their evaluation windows (384 tokens, stride 128; cached after once)."""
     from albertzero_utils import data
 
-    examples = data.load_examples(str(paths.SHARED_DEV), check_offsets=False)
-    tokenizer = data.load_tokenizer(paths.SHARED_ALBERT_BASE)
+    examples = data.load_examples(str(paths.SQUAD2_DEV), check_offsets=False)
+    tokenizer = data.load_tokenizer(paths.ALBERT_BASE_DIR)
     return examples, data.build_eval_features(examples, tokenizer, data.FeatureConfig(384, 128, 64))
 
 
@@ -83,7 +82,6 @@ def summarize(predictions: Predictions) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@requires_shared
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_same_outputs_as_before_the_rewrite_on_the_dev_set(name: str) -> None:
     golden = json.loads(GOLDEN.read_text(encoding="utf-8"))[name]
