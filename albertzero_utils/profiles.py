@@ -107,9 +107,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "warmup_ratio": 0.1, "eval_late_count": 6, "mixed_precision": "no", "cpu": True, "save_steps": None,
         "seeds": (0, 1, 2), "headline_metric": "HasAns_span_f1",
     },
-    # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 on
-    # GPUs that have it). Early evaluations use a fixed 2,000-question dev subset; the full dev set is
-    # evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by notebook 03's FLOP
+    # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 only
+    # from compute capability 8.0, native bf16). Early evaluations use a fixed 2,000-question dev subset;
+    # the full dev set is evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by notebook 03's FLOP
     # estimate; not measured) survive a disconnect.
     "colab": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,

@@ -71,13 +71,26 @@ class RunSetup:
     sizes: dict[str, int] = field(default_factory=dict)
 
 
+#: The first CUDA compute capability with native bf16 tensor cores (Ampere, 8.0). Below it (T4 7.5,
+#: V100 7.0) `torch.cuda.is_bf16_supported()` may still say True because bf16 can be *emulated*: slowly.
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+def precision_for_capability(capability: tuple[int, int] | None) -> str:
+    """The autocast precision for a CUDA compute capability ``(major, minor)``: bf16 from 8.0 (native bf16),
+    fp16 below it (T4, V100: fp16 tensor cores, no native bf16), ``no`` without a GPU (None)."""
+    if capability is None:
+        return "no"
+    return "bf16" if tuple(capability) >= NATIVE_BF16_CAPABILITY else "fp16"
+
+
 def resolve_mixed_precision(cfg: TrainConfig) -> str:
-    """``auto``: bf16 where the GPU supports it, fp16 on other GPUs, no on CPU."""
+    """``auto``: :func:`precision_for_capability` of the current GPU, ``no`` on CPU; other values as given."""
     if cfg.mixed_precision != "auto":
         return cfg.mixed_precision
     if cfg.cpu or not torch.cuda.is_available():
         return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return precision_for_capability(torch.cuda.get_device_capability())
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:

@@ -18,6 +18,7 @@ from albertzero_utils.run_setup import (
     EpochShuffleSampler,
     derive_seed,
     make_accelerator,
+    precision_for_capability,
     prepare_run,
     resolve_mixed_precision,
 )
@@ -229,12 +230,19 @@ def test_nan_loss_stops_the_run(tmp_path, monkeypatch, capsys) -> None:
     assert not (out / "done.json").exists()
 
 
+@pytest.mark.parametrize("capability, precision", [((7, 0), "fp16"), ((7, 5), "fp16"), ((8, 0), "bf16"),
+                                                   ((8, 9), "bf16"), ((9, 0), "bf16"), (None, "no")])
+def test_precision_follows_the_compute_capability(capability, precision) -> None:
+    assert precision_for_capability(capability) == precision  # V100, T4: fp16; A100, L4, H100: bf16
+
+
 def test_mixed_precision_auto(monkeypatch) -> None:
     assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=True)) == "no"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says True (emulated)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
     assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=False)) == "fp16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (8, 0))
     assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=False)) == "bf16"
     assert resolve_mixed_precision(TrainConfig(mixed_precision="no", cpu=False)) == "no"
 

@@ -55,7 +55,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
     option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
     option("--mixed-precision", choices=MIXED_PRECISION_CHOICES,
-           help="auto: bf16 where the GPU supports it, fp16 on other GPUs, no on CPU")
+           help="auto: bf16 on GPUs with native bf16 (compute capability 8.0+), fp16 below (T4, "
+                "V100), no on CPU")
     option("--gradient-checkpointing", action=argparse.BooleanOptionalAction, help="trade compute for memory")
     option("--cpu", action=argparse.BooleanOptionalAction, help="train on the CPU even if a GPU is present")
 
