@@ -30,7 +30,8 @@ DEFAULT_EARLY_FRACTION = 0.25
 METRICS = ("f1", "exact", "HasAns_f1", "NoAns_f1", "best_f1", "HasAns_span_f1", "train_loss")
 #: config.json fields that may differ between a run and its continuation without changing its result
 #: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
-IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds"})
+IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
+                            "duration_source"})
 _ARM_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 

@@ -7,6 +7,7 @@ in the re-initialised parameters alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from typing import Any, Iterator
 
 import torch
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
+from accelerate.state import AcceleratorState, GradientState, PartialState
 from accelerate.utils import set_seed
 
+from .errors import ConfigError
 from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import FeatureConfig
@@ -51,6 +53,35 @@ class EpochShuffleSampler(torch.utils.data.Sampler[int]):
         return iter(torch.randperm(self.num_samples, generator=generator).tolist())
 
 
+@dataclass(frozen=True)
+class BatchPlan:
+    """How one optimizer step's global batch is split: over processes, then into accumulated micro-batches.
+
+    ``global_batch_size = num_processes * gradient_accumulation_steps * per_process_batch_size``, so the
+    experiment (batch, learning rate, number of steps) is the same on 1 or N processes.
+    """
+
+    global_batch_size: int
+    num_processes: int
+    per_process_batch_size: int  # windows in one forward/backward pass of one process
+    gradient_accumulation_steps: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def plan_batches(global_batch_size: int, num_processes: int, micro_batch_size: int | None = None) -> BatchPlan:
+    """Split `global_batch_size` over `num_processes`, each running micro-batches of at most
+    `micro_batch_size` windows (None: its whole share at once), with the fewest accumulation steps."""
+    share, left_over = divmod(global_batch_size, num_processes)
+    if left_over or share == 0:
+        raise ConfigError(f"--global-batch-size {global_batch_size} cannot be split evenly over "
+                          f"{num_processes} processes; choose a multiple of {num_processes}")
+    limit = min(share, micro_batch_size or share)
+    accumulation = next(k for k in range(math.ceil(share / limit), share + 1) if share % k == 0)
+    return BatchPlan(global_batch_size, num_processes, share // accumulation, accumulation)
+
+
 @dataclass
 class RunSetup:
     """Everything :func:`train` builds before its first step."""
@@ -68,6 +99,7 @@ class RunSetup:
     steps_per_epoch: int
     num_epochs: int
     schedule: list[int]
+    batches: BatchPlan
     sizes: dict[str, int] = field(default_factory=dict)
 
 
@@ -94,11 +126,13 @@ def resolve_mixed_precision(cfg: TrainConfig) -> str:
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
-    """A fresh Accelerator (its singletons reset, so train() can run several times in one process)."""
+    """A fresh Accelerator (its singletons reset, so train() can run several times in one process) that
+    accumulates gradients as :func:`plan_batches` says for this number of processes."""
     AcceleratorState._reset_state()
     GradientState._reset_state()
+    batches = plan_batches(cfg.global_batch_size, PartialState(cpu=cfg.cpu).num_processes, cfg.micro_batch_size)
     return Accelerator(cpu=cfg.cpu, mixed_precision=resolve_mixed_precision(cfg), rng_types=[],
-                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+                       gradient_accumulation_steps=batches.gradient_accumulation_steps,
                        step_scheduler_with_optimizer=False)
 
 
@@ -135,14 +169,15 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit")) if cfg.reinit else []
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, match_original_albert=cfg.match_original_albert_tokenizer)
     feature_cfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length)
     train_examples = _load_split(cfg, "train", cfg.max_train_samples)
     with accelerator.main_process_first():
         train_features = build_train_features(train_examples, tokenizer, feature_cfg)
     sampler = EpochShuffleSampler(len(train_features), cfg.seed)
+    batches = plan_batches(cfg.global_batch_size, accelerator.num_processes, cfg.micro_batch_size)
     loader = torch.utils.data.DataLoader(train_features.select_columns(TRAIN_COLUMNS).with_format("torch"),
-                                         batch_size=cfg.batch_size, sampler=sampler,
+                                         batch_size=batches.per_process_batch_size, sampler=sampler,
                                          generator=torch.Generator().manual_seed(0))
     eval_examples = _load_split(cfg, "eval", None)
     eval_set = build_eval_set(fixed_subset(eval_examples, cfg.max_eval_samples), tokenizer, feature_cfg,
@@ -151,11 +186,11 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     if cfg.final_eval_full and len(eval_set.examples) < len(eval_examples):
         final_eval_set = build_eval_set(eval_examples, tokenizer, feature_cfg, cfg.eval_batch_size, accelerator)
     model, optimizer, loader = accelerator.prepare(model, _optimizer(model, cfg), loader)
-    steps_per_epoch = math.ceil(len(loader) / cfg.gradient_accumulation_steps)
+    steps_per_epoch = math.ceil(len(loader) / batches.gradient_accumulation_steps)
     total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
     scheduler = _linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
     sizes = {"train_examples": len(train_examples), "train_features": len(train_features),
              "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features)}
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
-                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count), sizes)
+                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count), batches, sizes)

@@ -18,13 +18,14 @@ from albertzero_utils.run_setup import (
     EpochShuffleSampler,
     derive_seed,
     make_accelerator,
+    plan_batches,
     precision_for_capability,
     prepare_run,
     resolve_mixed_precision,
 )
 from albertzero_utils.train import train
 
-TINY = dict(max_steps=4, eval_steps=2, max_train_samples=40, max_eval_samples=8, batch_size=4,
+TINY = dict(max_steps=4, eval_steps=2, max_train_samples=40, max_eval_samples=8, global_batch_size=4,
             eval_batch_size=16, max_seq_length=64, doc_stride=32, max_query_length=16)
 TINY_FLAGS = ["--profile", "smoke", "--max-steps", "4", "--eval-steps", "2", "--max-train-samples", "40",
               "--max-eval-samples", "8", "--batch-size", "4", "--max-seq-length", "64", "--doc-stride", "32",
@@ -174,10 +175,28 @@ def test_existing_run_is_not_overwritten_by_accident(finished_run) -> None:
 
 
 def test_gradient_accumulation_counts_optimizer_steps(tmp_path) -> None:
-    result = train(tiny(tmp_path, max_steps=2, eval_steps=1, gradient_accumulation_steps=2), log=lambda _: None)
-    assert [r["examples_seen"] for r in result.records] == [8, 16]  # 2 micro-batches of 4 per step
+    result = train(tiny(tmp_path, max_steps=2, eval_steps=1, micro_batch_size=2), log=lambda _: None)
+    assert [r["examples_seen"] for r in result.records if r["step"]] == [4, 8]  # 2 micro-batches of 2 per step
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["steps_per_epoch"] == math.ceil(math.ceil(config["train_features"] / 4) / 2)
+    assert config["steps_per_epoch"] == math.ceil(math.ceil(config["train_features"] / 2) / 2)
+    assert {key: config[key] for key in ("global_batch_size", "per_process_batch_size", "gradient_accumulation_steps",
+                                         "num_processes")} == {"global_batch_size": 4, "per_process_batch_size": 2,
+                                                               "gradient_accumulation_steps": 2, "num_processes": 1}
+
+
+@pytest.mark.parametrize("global_batch, processes, micro, expected", [
+    (32, 1, 16, (16, 2)), (32, 2, 16, (16, 1)), (32, 4, 16, (8, 1)), (48, 1, 16, (16, 3)), (48, 2, 16, (12, 2)),
+    (16, 1, None, (16, 1)), (16, 2, None, (8, 1)), (12, 1, 5, (4, 3))])
+def test_the_global_batch_is_split_over_processes_then_accumulated(global_batch, processes, micro, expected) -> None:
+    plan = plan_batches(global_batch, processes, micro)
+    assert (plan.per_process_batch_size, plan.gradient_accumulation_steps) == expected
+    assert plan.per_process_batch_size * plan.gradient_accumulation_steps * processes == global_batch
+    assert plan.per_process_batch_size <= (micro or global_batch)
+
+
+def test_a_global_batch_that_does_not_split_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match="--global-batch-size 10 cannot be split evenly over 4 processes"):
+        plan_batches(10, 4)
 
 
 def test_another_precision_in_the_same_process(tmp_path, finished_run) -> None:

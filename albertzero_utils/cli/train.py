@@ -18,10 +18,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     """Add every training option (``exclude``: dests to leave out, e.g. ``seed``, ``output_dir``)."""
     skip = set(exclude)
 
-    def option(flag: str, **kwargs: Any) -> None:
+    def option(flag: str, *aliases: str, **kwargs: Any) -> None:
         dest = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
         if dest not in skip:
-            parser.add_argument(flag, default=None, **kwargs)
+            parser.add_argument(flag, *aliases, default=None, **kwargs)
 
     option("--profile", choices=list(PROFILES),
            help="base settings: smoke (offline, CPU, tiny model; default offline or without a GPU), colab "
@@ -38,17 +38,23 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--reinit", metavar="TARGET[,TARGET]|none", help="parts of the shared block to re-draw (ffn_output)")
     option("--seed", type=int, help="seed of the model heads, dropout, data order and re-init")
     option("--output-dir", metavar="DIR", help="where the run's files go (default runs/PROFILE/REINIT-seedS)")
-    option("--num-epochs", type=int, metavar="N")
-    option("--max-steps", type=int, metavar="N", help="optimizer steps (overrides --num-epochs)")
-    option("--batch-size", type=int, metavar="N", help="per process and micro-batch")
+    option("--num-epochs", type=int, metavar="N", help="train N epochs (replaces the profile's or config "
+                                                        "file's duration, --max-steps included)")
+    option("--max-steps", type=int, metavar="N", help="train N optimizer steps (wins over --num-epochs)")
+    option("--global-batch-size", "--batch-size", type=int, metavar="N",
+           help="training windows per optimizer step over all processes (the same experiment on 1 or N GPUs)")
+    option("--micro-batch-size", type=int, metavar="N",
+           help="at most N windows per forward pass of one process; the rest is gradient accumulation")
     option("--eval-batch-size", type=int, metavar="N")
-    option("--gradient-accumulation-steps", type=int, metavar="N")
     option("--learning-rate", type=float, metavar="LR")
     option("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (not on biases/LayerNorm)")
     option("--warmup-ratio", type=float, metavar="R", help="linear warm-up over this fraction of the steps")
     option("--max-seq-length", type=int, metavar="N")
     option("--doc-stride", type=int, metavar="N")
     option("--max-query-length", type=int, metavar="N")
+    option("--match-original-albert-tokenizer", action=argparse.BooleanOptionalAction,
+           help="segment text as ALBERT's original SentencePiece model did (the Hub tokenizer differs on some "
+                "punctuation)")
     option("--eval-steps", type=int, metavar="N", help="evaluate every N steps (default: early-dense schedule)")
     option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
