@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import early_gain
 from .errors import ConfigError, DataError
 from .fileio import write_json_atomic as write_json
+from .profiles import EARLY_FRACTION
 from .stats import conclusion, gain_table, summarize_aligned
 
 __all__ = ["Arm", "arm_config", "check_same_config", "conclusion", "early_window", "gain_table", "is_finished",
@@ -25,7 +27,7 @@ __all__ = ["Arm", "arm_config", "check_same_config", "conclusion", "early_window
 
 BASELINE = "baseline"
 DEFAULT_ARMS = "baseline,reinit"
-DEFAULT_EARLY_FRACTION = 0.25
+DEFAULT_EARLY_FRACTION = EARLY_FRACTION
 #: Metrics summarised at every evaluation point (keys of each metrics.jsonl record).
 METRICS = ("f1", "exact", "HasAns_f1", "NoAns_f1", "best_f1", "HasAns_span_f1", "train_loss")
 #: config.json fields that may differ between a run and its continuation without changing its result
@@ -240,6 +242,39 @@ def early_window(steps: Sequence[int], fraction: float) -> tuple[list[int], str]
                      f"the first evaluation after step 0 (step {first}) stands in for the early window")
 
 
+def read_done(path: Path) -> dict[str, Any]:
+    """A finished run's done.json (its final evaluation: ``final_metrics``, ``final_eval`` full/subset)."""
+    done_file = path / "done.json"
+    try:
+        done = json.loads(done_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{done_file}: unreadable ({exc})") from None
+    return done if isinstance(done, dict) else {}
+
+
+def _verdict_statistics(runs: dict, finals: dict, arms: list[str], early_steps: list[int], metric: str,
+                        confidence: float) -> dict[str, Any]:
+    """summary.json's ``early_auc_gain``, ``final_gain`` and ``power`` for the first re-init arm, and the
+    same three per arm under ``verdict_by_arm``."""
+    by_arm = {}
+    for arm in (a for a in arms if a != BASELINE):
+        auc = early_gain.early_auc_gain(runs, arm, BASELINE, early_steps, metric, confidence)
+        by_arm[arm] = {"early_auc_gain": auc, "power": early_gain.power_line(auc),
+                       "final_gain": early_gain.final_gain(finals, arm, BASELINE, metric, confidence)}
+    return {**next(iter(by_arm.values())), "verdict_by_arm": by_arm}
+
+
+def _initial_reference(runs: dict, metric: str, confidence: float) -> dict[str, Any] | None:
+    """Each arm's `metric` at step 0 (the models as initialised), when the runs evaluated step 0."""
+    if not all(0 in curve for arm_runs in runs.values() for curve in arm_runs.values()):
+        return None
+    from .stats import mean_ci
+
+    return {"step": 0, "metric": metric, "note": "the models before training; excluded from every gain",
+            "arms": {arm: mean_ci([curve[0].get(metric) for curve in arm_runs.values()], confidence).as_dict()
+                     for arm, arm_runs in runs.items()}}
+
+
 def _headline_metric(run: Path) -> str:
     """The metric the comparison is judged on, as the run's profile chose it (F1 for runs without one)."""
     config_file = run / "config.json"
@@ -274,6 +309,8 @@ def summarize(compare_dir: str | os.PathLike, *, early_fraction: float = DEFAULT
     if not steps:
         raise DataError(f"{compare_dir}: the runs share no evaluation step (different schedules?)")
     early_steps, definition = early_window(steps, early_fraction)
+    metric = _headline_metric(dirs[BASELINE][seeds[0]])
+    finals = {arm: {s: read_done(dirs[arm][s]) for s in seeds} for arm in arms}
     summary = {
         "compare_dir": str(compare_dir),
         "baseline": BASELINE,
@@ -281,15 +318,25 @@ def summarize(compare_dir: str | os.PathLike, *, early_fraction: float = DEFAULT
         "seeds": seeds,
         "n_seeds": len(seeds),
         "metrics": list(METRICS),
-        "headline_metric": _headline_metric(dirs[BASELINE][seeds[0]]),
+        "headline_metric": metric,
         "confidence": confidence,
         "interval": f"{confidence:.0%} two-sided Student-t interval on the mean over seeds (n-1 df); "
                     "null when fewer than 2 seeds",
-        "early_window": {"fraction": early_fraction, "steps": early_steps, "definition": definition},
+        "early_window": {"fraction": early_fraction, "steps": early_steps, "definition": definition,
+                         "examples": [_examples_at(runs, step) for step in early_steps]},
+        "initial_reference": _initial_reference(runs, metric, confidence),
         "final_step": steps[-1],
         "unaligned_steps": sorted(set.union(*curves) - set(steps)),
         "excluded_runs": excluded,
     }
+    summary.update(_verdict_statistics(runs, finals, arms, early_steps, metric, confidence))
     summary.update(summarize_aligned(runs, baseline=BASELINE, steps=steps, early_steps=early_steps,
                                      metrics=METRICS, confidence=confidence))
+    summary["verdict"] = early_gain.verdict(summary)
     return summary
+
+
+def _examples_at(runs: dict, step: int) -> int | None:
+    """Training examples seen at `step` (the same in every run of a comparison)."""
+    record = next(iter(runs[BASELINE].values()))[step]
+    return record.get("examples_seen")

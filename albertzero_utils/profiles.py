@@ -23,6 +23,9 @@ MIXED_PRECISION_CHOICES = ("no", "fp16", "bf16", "auto")
 #: Metrics a comparison can be judged on. The claim under test is about F1; the smoke profile's tiny
 #: random-init model never learns when to abstain in a minute, so its demo is judged on HasAns_span_f1.
 HEADLINE_METRICS = ("f1", "exact", "best_f1", "HasAns_f1", "HasAns_span_f1")
+#: The early window: the first quarter of training (optimizer steps, hence training examples: the global
+#: batch is fixed). The schedule evaluates evenly inside it and the verdict integrates the curve over it.
+EARLY_FRACTION = 0.25
 OFFLINE_ALTERNATIVES = "offline alternatives: --profile smoke, or --model DIR --train-file F --eval-file F"
 HUB_MODEL = "albert/albert-base-v2"
 HUB_DATASET = "rajpurkar/squad_v2"
@@ -74,8 +77,10 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     cpu: bool = True
     require_gpu: bool = False
-    # evaluation: every eval_steps, or early-dense (1, 2, 4, ... then eval_late_count evenly spaced)
+    # evaluation: step 0 (the initial model), then every eval_steps, or (default) eval_early_count evenly
+    # spaced points in the early window (EARLY_FRACTION of the run) and eval_late_count evenly spaced after it
     eval_steps: int | None = None
+    eval_early_count: int = 5
     eval_late_count: int = 6
     n_best: int = 20
     max_answer_length: int = 30
@@ -103,7 +108,8 @@ def parse_reinit(value: str | typing.Sequence[str] | None) -> tuple[str, ...]:
     return () if targets in ((), ("none",)) else targets
 
 
-_COMMON: dict[str, Any] = {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64, "eval_late_count": 8}
+_COMMON: dict[str, Any] = {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64, "eval_early_count": 6,
+                           "eval_late_count": 8}
 
 PROFILES: dict[str, dict[str, Any]] = {
     # Offline, CPU, well under a minute per arm and seed: exactly the TrainConfig defaults (documented there).
@@ -246,7 +252,7 @@ def resolve(profile: str | None = None, config_file: str | os.PathLike | None = 
 def validate(cfg: TrainConfig) -> None:
     """Raise a one-line ConfigError for an option that cannot work (checked before any training)."""
     at_least_one = ("global_batch_size", "eval_batch_size", "num_epochs",
-                    "max_seq_length", "doc_stride", "max_query_length", "eval_late_count", "n_best",
+                    "max_seq_length", "doc_stride", "max_query_length", "eval_early_count", "eval_late_count", "n_best",
                     "max_answer_length")
     none_or_at_least_one = ("max_steps", "micro_batch_size", "eval_steps", "save_steps", "save_total_limit",
                             "max_train_samples", "max_eval_samples")

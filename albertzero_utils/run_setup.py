@@ -193,4 +193,5 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
              "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features)}
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
-                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count), batches, sizes)
+                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count,
+                                  early_count=cfg.eval_early_count), batches, sizes)

@@ -59,14 +59,14 @@ def format_table(summary: dict[str, Any], metric: str | None = None) -> str:
     """Per arm: final mean of `metric` (default: the headline) with CI, and the early and final paired gains."""
     metric = metric or headline(summary)
     level = f"{summary['confidence']:.0%} CI"
-    header = (f"{'arm':<18} {f'final {metric} [{level}]':<30} {f'early gain [{level}]':<30} "
-              f"{f'final gain [{level}]':<30}")
+    header = (f"{'arm':<18} {f'final {metric} [{level}]':<30} {f'mean early gain [{level}]':<30} "
+              f"{f'last-point gain [{level}]':<30}")
     lines = [header, "-" * len(header)]
     final_point = summary["points"][-1]
     for arm in summary["arms"]:
         is_baseline = arm == summary["baseline"]
         early = "-" if is_baseline else _ci(summary["early_gain"][arm][metric], signed=True)
-        final = "-" if is_baseline else _ci(summary["final_gain"][arm][metric], signed=True)
+        final = "-" if is_baseline else _ci(summary["last_point_gain"][arm][metric], signed=True)
         lines.append(f"{arm:<18} {_ci(final_point['arms'][arm][metric]):<30} {early:<30} {final:<30}")
     return "\n".join(lines)
 
