@@ -19,7 +19,7 @@ from typing import Any
 from . import early_gain
 from .errors import ConfigError, DataError
 from .fileio import write_json_atomic as write_json
-from .profiles import EARLY_FRACTION
+from .profiles import EARLY_FRACTION, is_main_process
 from .stats import conclusion, gain_table, summarize_aligned
 
 __all__ = ["Arm", "arm_config", "check_same_config", "conclusion", "early_window", "gain_table", "is_finished",
@@ -150,8 +150,12 @@ def run_comparison(
     """Train every arm x seed (seed-major), skipping finished runs and resuming unfinished ones.
 
     Writes ``comparison.json`` and ``summary.json`` in `output_dir` and returns the summary. Figures are
-    drawn by :mod:`albertzero_utils.plots` (it reads summaries; this module does not import it).
+    drawn by :mod:`albertzero_utils.plots` (it reads summaries; this module does not import it). Under
+    `accelerate launch` every process trains, but only the main one logs, writes and summarises (the
+    others return an empty dict).
     """
+    main = is_main_process()
+    log = log if main else (lambda _: None)
     arm_list = parse_arms(arms) if isinstance(arms, str) else list(arms)
     seed_list = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
     if train_fn is None:  # imported here, not at the top: summaries must not need torch
@@ -162,10 +166,11 @@ def run_comparison(
         _validate(run_cfg, arm)
         if (Path(run_cfg.output_dir) / "config.json").is_file():
             check_same_config(Path(run_cfg.output_dir), run_cfg)
-    write_json(out / "comparison.json", {
-        "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
-        "seeds": seed_list,
-    })
+    if main:
+        write_json(out / "comparison.json", {
+            "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
+            "seeds": seed_list,
+        })
     for seed, arm, run_cfg in plan:
         path = Path(run_cfg.output_dir)
         if is_finished(path):
@@ -177,6 +182,8 @@ def run_comparison(
         else:
             log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
         train_fn(run_cfg)
+    if not main:
+        return {}
     summary = summarize(out, early_fraction=early_fraction)
     write_json(out / "summary.json", summary)
     return summary

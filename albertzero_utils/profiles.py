@@ -146,6 +146,11 @@ def hub_offline() -> bool:
     return any(flag.strip().upper() in {"1", "ON", "YES", "TRUE"} for flag in flags)
 
 
+def is_main_process() -> bool:
+    """False on the other processes of `accelerate launch` (RANK > 0): they train but print and write nothing."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def cuda_available() -> bool:
     import torch  # heavy import, only when needed
 

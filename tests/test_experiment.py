@@ -76,7 +76,7 @@ def test_summary_aligns_by_step_and_pairs_by_seed(tmp_path: Path) -> None:
     assert summary["points"][2]["examples_seen"] == 320
     # Early window: 0 < step <= 0.25 x 160 = 40.
     assert summary["early_window"]["steps"] == [10, 20, 40]
-    gain = summary["final_gain"]["reinit"]["f1"]
+    gain = summary["last_point_gain"]["reinit"]["f1"]
     half = T_975_DF2 * 0.5 / math.sqrt(3)  # gains 1.0, 1.5, 2.0: mean 1.5, std 0.5
     assert gain["mean"] == pytest.approx(1.5) and gain["ci_low"] == pytest.approx(1.5 - half)
     assert summary["early_gain"]["reinit"]["f1"]["per_seed"] == pytest.approx([1.0, 1.5, 2.0])
@@ -156,7 +156,7 @@ def test_run_comparison_is_seed_major_and_paired(tmp_path: Path) -> None:
     assert {c.learning_rate for c in trainer.calls} == {3e-5}
     assert trainer.calls[1].output_dir == str(tmp_path / "reinit" / "seed-0")
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    assert summary["final_gain"]["reinit"]["f1"]["per_seed"] == pytest.approx([2.0, 2.25])
+    assert summary["last_point_gain"]["reinit"]["f1"]["per_seed"] == pytest.approx([2.0, 2.25])
 
 
 def test_run_comparison_skips_finished_and_resumes_unfinished(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from typing import Any, Iterable
 
 from ..profiles import MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
@@ -84,11 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..profiles import describe, resolve
+    from ..profiles import describe, is_main_process, resolve
     from ..train import train
 
     cfg = resolve(args.profile, args.config, overrides_from_args(args))
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"albertzero train: profile {cfg.profile!r}, resolved settings:\n{describe(cfg)}", flush=True)
     train(cfg)
     return 0
