@@ -163,6 +163,9 @@ def test_only_given_flags_are_overrides() -> None:
         "dataset": "org/data", "train_file": None, "eval_file": None}
     with_file = overrides_from_args(_parse(["--dataset", "org/data", "--eval-file", "dev.json"]))
     assert with_file["eval_file"] == "dev.json" and with_file["train_file"] is None
+    batch = overrides_from_args(_parse(["--batch-size", "32", "--micro-batch-size", "8",
+                                        "--match-original-albert-tokenizer"]))
+    assert batch == {"global_batch_size": 32, "micro_batch_size": 8, "match_original_albert_tokenizer": True}
 
 
 def test_compare_can_leave_per_run_options_out() -> None:

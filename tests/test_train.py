@@ -295,3 +295,17 @@ def test_num_epochs_on_the_command_line_trains_a_whole_epoch(tmp_path) -> None:
     assert config["total_steps"] == config["steps_per_epoch"] == math.ceil(config["train_features"] / 4) > 4
     last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
     assert last["examples_seen"] == config["train_features"]  # every training window once
+
+
+def test_the_tokenizer_segmentation_is_a_recorded_setting(tmp_path, monkeypatch) -> None:
+    from albertzero_utils.profiles import resolve
+
+    asked = []
+    real = run_setup.load_tokenizer
+    monkeypatch.setattr(run_setup, "load_tokenizer", lambda name, **kw: asked.append(kw) or real(name, **kw))
+    cfg = resolve("smoke", None, {**TINY, "max_steps": 1, "match_original_albert_tokenizer": True,
+                                  "output_dir": str(tmp_path / "run")})
+    train(cfg, log=lambda _: None)
+    assert asked == [{"match_original_albert": True}]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["match_original_albert_tokenizer"] is True
+    assert resolve("smoke").match_original_albert_tokenizer is False  # a real run uses the Hub tokenizer as shipped
