@@ -249,5 +249,6 @@ def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
         else:
             sentences.append(
                 f"With {n} seeds, the paired gain of {arm} over {baseline} in {metric} is {early} over "
-                f"{early_text}, and {final} at the final step {final_step}.")
+                f"{early_text} (mean of the per-point gains), and {final} at the final step {final_step}; "
+                f"these describe the curves, the verdict rests on the early-window AUC gain (early_gain.py).")
     return " ".join(sentences)
