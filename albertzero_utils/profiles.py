@@ -116,8 +116,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {},
     # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 only
     # from compute capability 8.0, native bf16). Early evaluations use a fixed 2,000-question dev subset;
-    # the full dev set is evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by notebook 03's FLOP
-    # estimate; not measured) survive a disconnect.
+    # the full dev set is evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by
+    # notebook 03's FLOP estimate; not measured) survive a disconnect.
     "colab": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
         "max_eval_samples": 2000, "final_eval_full": True, "cpu": False, "num_epochs": 1, "global_batch_size": 32,

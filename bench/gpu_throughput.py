@@ -2,9 +2,9 @@
 
     python bench/gpu_throughput.py --steps 30          # < 3 minutes on an H100; writes bench/gpu_results.json
 
-For bf16 and fp16 autocast (bf16 only on GPUs with native bf16, compute capability 8.0+): training samples/s (forward, backward, AdamW),
-evaluation windows/s (forward under ``inference_mode``), peak GPU memory, and the model FLOPs utilisation
-(MFU) against the card's dense peak. FLOPs are counted analytically (:func:`flops_per_token`), not measured.
+For fp16 and bf16 autocast (bf16 only with native bf16, compute capability 8.0+): training samples/s
+(forward, backward, AdamW), evaluation windows/s (forward under ``inference_mode``), peak GPU memory, and the
+model FLOPs utilisation (MFU) against the card's dense peak. FLOPs are counted analytically (:func:`flops_per_token`), not measured.
 Without a CUDA GPU the script stops with a one-line message (``--allow-cpu`` runs the same code on the CPU,
 for tests only: its timings mean nothing).
 """

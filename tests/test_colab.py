@@ -63,7 +63,8 @@ def test_gpu_runtime_check_names_the_gpu_or_says_how_to_get_one(monkeypatch) -> 
 def test_time_warning_is_labelled_an_estimate_and_compares_with_the_session() -> None:
     hour_at_8 = 8e12 * 3600
     short = colab.time_warning(hour_at_8, runs=6, sustained_tflops=8, gpu="T4 fp16")
-    assert short.startswith("ESTIMATE, not a measurement") and "1.0 h per run, 6.0 h for the comparison's 6 runs" in short
+    assert short.startswith("ESTIMATE, not a measurement")
+    assert "1.0 h per run, 6.0 h for the comparison's 6 runs" in short
     assert "within one Colab session" in short
     long = colab.time_warning(3 * hour_at_8, runs=6, sustained_tflops=8, gpu="T4 fp16")
     assert "longer than one Colab session" in long and "USE_DRIVE = True" in long and "even one run" not in long
