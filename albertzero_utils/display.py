@@ -321,13 +321,13 @@ def run_cost(cfg: Any, train_windows: int, eval_questions: int, windows_per_ques
 
     from .evaluation import eval_schedule
 
-    batches = math.ceil(train_windows / cfg.batch_size)
-    steps = cfg.max_steps or cfg.num_epochs * math.ceil(batches / cfg.gradient_accumulation_steps)
-    evaluations = len(eval_schedule(steps, interval=cfg.eval_steps, late_count=cfg.eval_late_count))
+    steps = cfg.max_steps or cfg.num_epochs * math.ceil(train_windows / cfg.global_batch_size)
+    evaluations = len(eval_schedule(steps, interval=cfg.eval_steps, late_count=cfg.eval_late_count,
+                                    early_count=cfg.eval_early_count))
     per_eval = min(cfg.max_eval_samples or eval_questions, eval_questions)
     final = eval_questions if cfg.final_eval_full and per_eval < eval_questions else 0
     eval_windows = round((evaluations * per_eval + final) * windows_per_question)
-    trained = steps * cfg.batch_size * cfg.gradient_accumulation_steps
+    trained = steps * cfg.global_batch_size
     return {"profile": cfg.profile, "steps": steps, "evaluations": evaluations, "eval_questions_each": per_eval,
             "final_full_eval": bool(final), "train_windows": trained, "eval_windows": eval_windows,
             "flops": (3 * trained + eval_windows) * cfg.max_seq_length * flops_per_token}

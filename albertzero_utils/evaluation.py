@@ -19,29 +19,36 @@ from .features import FeatureConfig
 from .metrics import squad_v2_metrics
 from .postprocess import PostprocessConfig, Predictions, postprocess
 from .predict import predict_logits
+from .profiles import EARLY_FRACTION
 
 #: The eval subset is the same for every run (arm and seed): it depends on this constant only.
 SUBSET_SEED = 20200926
 SWEEP_KEYS = ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")
 
 
-def eval_schedule(total_steps: int, *, interval: int | None = None, late_count: int = 8) -> list[int]:
-    """The optimizer steps after which to evaluate; the last step is always included.
+def eval_schedule(total_steps: int, *, interval: int | None = None, late_count: int = 8, early_count: int = 6,
+                  early_fraction: float = EARLY_FRACTION) -> list[int]:
+    """The optimizer steps after which to evaluate: step 0 (the initial model, a reference), ..., the last step.
 
-    With ``interval``: every ``interval`` steps. Without (early-dense): steps 1, 2, 4, 8, ... up to
-    ``total_steps / late_count``, then ``late_count`` evenly spaced points; the early gain of a re-init
-    shows in the first few hundred steps, where a fixed interval would see little.
+    With ``interval``: every ``interval`` steps. Without: ``early_count`` evenly spaced points in the early
+    window (the first ``early_fraction`` of the run), then ``late_count`` evenly spaced points after it. The
+    global batch is fixed, so even in steps is even in training examples. No two points lie within 1% of
+    the run's length of each other (the later one is dropped; the last step is always kept).
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     if interval is not None:
         steps = set(range(interval, total_steps + 1, interval))
     else:
-        spacing = total_steps / late_count
-        steps = {2**k for k in range(total_steps.bit_length()) if 2**k <= spacing}
-        steps |= {max(1, total_steps * j // late_count) for j in range(1, late_count + 1)}
-    steps.add(total_steps)
-    return sorted(steps)
+        window = early_fraction * total_steps
+        steps = {round(window * j / early_count) for j in range(1, early_count + 1)}
+        steps |= {round(window + (total_steps - window) * j / late_count) for j in range(1, late_count + 1)}
+    gap = total_steps / 100
+    kept = [0]
+    for step in sorted(steps - {0, total_steps}):
+        if step - kept[-1] >= gap and total_steps - step >= gap:
+            kept.append(step)
+    return kept + [total_steps]
 
 
 def quiet_unless(main: bool) -> dict[str, bool]:

@@ -16,18 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import early_gain
 from .errors import ConfigError, DataError
 from .fileio import write_json_atomic
+from .profiles import EARLY_FRACTION, is_main_process
 from .stats import summarize_aligned
 
 BASELINE = "baseline"
 DEFAULT_ARMS = "baseline,reinit"
-DEFAULT_EARLY_FRACTION = 0.25
+DEFAULT_EARLY_FRACTION = EARLY_FRACTION
 #: Metrics summarised at every evaluation point (keys of each metrics.jsonl record).
 METRICS = ("f1", "exact", "HasAns_f1", "NoAns_f1", "best_f1", "HasAns_span_f1", "train_loss")
 #: config.json fields that may differ between a run and its continuation without changing its result
 #: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
-IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds"})
+IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
+                            "duration_source"})
 _ARM_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
@@ -141,8 +144,12 @@ def run_comparison(
     """Train every arm x seed (seed-major), skipping finished runs and resuming unfinished ones.
 
     Writes ``comparison.json`` and ``summary.json`` in `output_dir` and returns the summary. Figures are
-    drawn by :mod:`albertzero_utils.plots` (it reads summaries; this module does not import it).
+    drawn by :mod:`albertzero_utils.plots` (it reads summaries; this module does not import it). Under
+    `accelerate launch` every process trains, but only the main one logs, writes and summarises (the
+    others return an empty dict).
     """
+    main = is_main_process()
+    log = log if main else (lambda _: None)
     arm_list = parse_arms(arms) if isinstance(arms, str) else list(arms)
     seed_list = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
     if train_fn is None:  # imported here, not at the top: summaries must not need torch
@@ -153,10 +160,11 @@ def run_comparison(
         _validate(run_cfg, arm)
         if (Path(run_cfg.output_dir) / "config.json").is_file():
             check_same_config(Path(run_cfg.output_dir), run_cfg)
-    write_json_atomic(out / "comparison.json", {
-        "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
-        "seeds": seed_list,
-    })
+    if main:
+        write_json_atomic(out / "comparison.json", {
+            "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
+            "seeds": seed_list,
+        })
     for seed, arm, run_cfg in plan:
         path = Path(run_cfg.output_dir)
         if is_finished(path):
@@ -168,6 +176,8 @@ def run_comparison(
         else:
             log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
         train_fn(run_cfg)
+    if not main:
+        return {}
     summary = summarize(out, early_fraction=early_fraction)
     write_json_atomic(out / "summary.json", summary)
     return summary
@@ -233,6 +243,39 @@ def early_window(steps: Sequence[int], fraction: float) -> tuple[list[int], str]
                      f"the first evaluation after step 0 (step {first}) stands in for the early window")
 
 
+def read_done(path: Path) -> dict[str, Any]:
+    """A finished run's done.json (its final evaluation: ``final_metrics``, ``final_eval`` full/subset)."""
+    done_file = path / "done.json"
+    try:
+        done = json.loads(done_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{done_file}: unreadable ({exc})") from None
+    return done if isinstance(done, dict) else {}
+
+
+def _verdict_statistics(runs: dict, finals: dict, arms: list[str], early_steps: list[int], metric: str,
+                        confidence: float) -> dict[str, Any]:
+    """summary.json's ``early_auc_gain``, ``final_gain`` and ``power`` for the first re-init arm, and the
+    same three per arm under ``verdict_by_arm``."""
+    by_arm = {}
+    for arm in (a for a in arms if a != BASELINE):
+        auc = early_gain.early_auc_gain(runs, arm, BASELINE, early_steps, metric, confidence)
+        by_arm[arm] = {"early_auc_gain": auc, "power": early_gain.power_line(auc),
+                       "final_gain": early_gain.final_gain(finals, arm, BASELINE, metric, confidence)}
+    return {**next(iter(by_arm.values())), "verdict_by_arm": by_arm}
+
+
+def _initial_reference(runs: dict, metric: str, confidence: float) -> dict[str, Any] | None:
+    """Each arm's `metric` at step 0 (the models as initialised), when the runs evaluated step 0."""
+    if not all(0 in curve for arm_runs in runs.values() for curve in arm_runs.values()):
+        return None
+    from .stats import mean_ci
+
+    return {"step": 0, "metric": metric, "note": "the models before training; excluded from every gain",
+            "arms": {arm: mean_ci([curve[0].get(metric) for curve in arm_runs.values()], confidence).as_dict()
+                     for arm, arm_runs in runs.items()}}
+
+
 def _headline_metric(run: Path) -> str:
     """The metric the comparison is judged on, as the run's profile chose it (F1 for runs without one)."""
     config_file = run / "config.json"
@@ -267,6 +310,8 @@ def summarize(compare_dir: str | os.PathLike, *, early_fraction: float = DEFAULT
     if not steps:
         raise DataError(f"{compare_dir}: the runs share no evaluation step (different schedules?)")
     early_steps, definition = early_window(steps, early_fraction)
+    metric = _headline_metric(dirs[BASELINE][seeds[0]])
+    finals = {arm: {s: read_done(dirs[arm][s]) for s in seeds} for arm in arms}
     summary = {
         "compare_dir": str(compare_dir),
         "baseline": BASELINE,
@@ -274,15 +319,25 @@ def summarize(compare_dir: str | os.PathLike, *, early_fraction: float = DEFAULT
         "seeds": seeds,
         "n_seeds": len(seeds),
         "metrics": list(METRICS),
-        "headline_metric": _headline_metric(dirs[BASELINE][seeds[0]]),
+        "headline_metric": metric,
         "confidence": confidence,
         "interval": f"{confidence:.0%} two-sided Student-t interval on the mean over seeds (n-1 df); "
                     "null when fewer than 2 seeds",
-        "early_window": {"fraction": early_fraction, "steps": early_steps, "definition": definition},
+        "early_window": {"fraction": early_fraction, "steps": early_steps, "definition": definition,
+                         "examples": [_examples_at(runs, step) for step in early_steps]},
+        "initial_reference": _initial_reference(runs, metric, confidence),
         "final_step": steps[-1],
         "unaligned_steps": sorted(set.union(*curves) - set(steps)),
         "excluded_runs": excluded,
     }
+    summary.update(_verdict_statistics(runs, finals, arms, early_steps, metric, confidence))
     summary.update(summarize_aligned(runs, baseline=BASELINE, steps=steps, early_steps=early_steps,
                                      metrics=METRICS, confidence=confidence))
+    summary["verdict"] = early_gain.verdict(summary)
     return summary
+
+
+def _examples_at(runs: dict, step: int) -> int | None:
+    """Training examples seen at `step` (the same in every run of a comparison)."""
+    record = next(iter(runs[BASELINE].values()))[step]
+    return record.get("examples_seen")

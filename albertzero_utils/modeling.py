@@ -245,6 +245,11 @@ def _resolve_config(name_or_dir: str | Path, overrides: dict[str, object]) -> Pr
     return config
 
 
+def load_model_config(name_or_dir: str | Path) -> PretrainedConfig:
+    """The transformers config of a local directory or hub id (one-line errors, as for :func:`load_qa_model`)."""
+    return _resolve_config(name_or_dir, {})
+
+
 def has_weights(name_or_dir: str | Path) -> bool:
     """True for a hub id or a directory holding weights; False for a config-only directory."""
     path = Path(name_or_dir).expanduser()

@@ -8,8 +8,10 @@ also what evaluation during training runs), then
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import datasets
@@ -20,10 +22,54 @@ from tqdm.auto import tqdm
 from .batching import longest_row, sorted_loader
 from .data import EXAMPLE_FEATURES, FeatureConfig, build_eval_features, load_examples
 from .features import in_memory_features
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .postprocess import PostprocessConfig, Predictions, postprocess
 
 SINGLE_QUESTION_ID = "question"
+#: The settings of a trained run that prediction must reuse: its windows and its tokenizer segmentation.
+RUN_WINDOW_SETTINGS = ("max_seq_length", "doc_stride", "max_query_length")
+
+
+def trained_run_config(model: str | os.PathLike) -> dict[str, Any]:
+    """The config.json of the training run that wrote `model` (``RUN/final`` -> ``RUN/config.json``), or {}."""
+    path = Path(model).expanduser()
+    run_file = path.parent / "config.json"
+    if not path.is_dir() or not run_file.is_file():
+        return {}
+    try:
+        config = json.loads(run_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return config if isinstance(config, dict) and all(key in config for key in RUN_WINDOW_SETTINGS) else {}
+
+
+def window_settings(model: str | os.PathLike, **given: int | None) -> FeatureConfig:
+    """The windows to predict with: each setting given (not None), else the trained run's, else the default."""
+    run = trained_run_config(model)
+    defaults = FeatureConfig()
+    chosen = {name: given.get(name) if given.get(name) is not None else run.get(name, getattr(defaults, name))
+              for name in RUN_WINDOW_SETTINGS}
+    return FeatureConfig(**chosen)
+
+
+def heads_trained(model: str | os.PathLike) -> bool:
+    """True when `model` holds weights saved from a QA model of this project (its AVPool heads were trained);
+    False for a Hub encoder such as albert/albert-base-v2, or a config-only directory (random weights)."""
+    from .modeling import has_weights, load_model_config
+
+    if not has_weights(model):
+        return False
+    architectures = getattr(load_model_config(model), "architectures", None) or []
+    return any(name.endswith("ForQuestionAnsweringAVPool") for name in architectures)
+
+
+def require_trained_heads(model: str | os.PathLike) -> None:
+    """Refuse, in one line, a model whose QA heads were never trained (its answers would be noise)."""
+    if not heads_trained(model):
+        raise ConfigError(f"--model {model}: its question-answering heads were never trained (not the final/ "
+                          f"directory of an albertzero run), so its answers would be random; pass a trained "
+                          f"model such as runs/PROFILE/RUN/final, or --allow-untrained-heads to see an "
+                          f"untrained model answer")
 
 
 @contextlib.contextmanager

@@ -31,7 +31,8 @@ from .pretrain_data import (IGNORE_INDEX, PretrainingDataset, build_segment_pair
                             split_documents)
 from .evaluation import quiet_unless
 from .run_files import MetricsLog, OutputDir, git_commit, package_versions
-from .run_setup import EpochShuffleSampler, derive_seed, linear_schedule, make_accelerator, optimizer_for
+from .run_setup import (EpochShuffleSampler, derive_seed, linear_schedule, make_accelerator, optimizer_for,
+                        plan_batches)
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,9 @@ class PretrainConfig:
     heldout_share: float = 0.05
     max_seq_length: int = 128
     max_steps: int = 1000
-    batch_size: int = 32  # per process
+    global_batch_size: int = 32  # pairs per optimizer step over all processes (as in train: see plan_batches)
+    micro_batch_size: int | None = None  # at most this many pairs per forward pass of one process
     eval_batch_size: int = 128
-    gradient_accumulation_steps: int = 1
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
@@ -67,7 +68,7 @@ PRETRAIN_PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {},
     # A bigger small ALBERT on one or more GPUs: bring --corpus and --model-config (a directory with an
     # AlbertConfig and a tokenizer). The learning rate follows the ALBERT paper's LAMB setting scaled down.
-    "gpu": {"cpu": False, "mixed_precision": "auto", "batch_size": 128, "eval_batch_size": 256,
+    "gpu": {"cpu": False, "mixed_precision": "auto", "global_batch_size": 128, "eval_batch_size": 256,
             "learning_rate": 1e-3, "max_steps": 20000, "eval_steps": 1000, "save_steps": 1000,
             "output_dir": "runs/pretrain-gpu"},
 }
@@ -91,8 +92,7 @@ def resolve(profile: str | None = None, config_file: str | Path | None = None,
 
 def validate(cfg: PretrainConfig) -> None:
     """Raise a one-line ConfigError for an option that cannot work."""
-    for name in ("max_seq_length", "max_steps", "batch_size", "eval_batch_size", "gradient_accumulation_steps",
-                 "eval_steps"):
+    for name in ("max_seq_length", "max_steps", "global_batch_size", "eval_batch_size", "eval_steps"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, not {getattr(cfg, name)}")
     if cfg.max_seq_length < 8:
@@ -134,14 +134,16 @@ def prepare_pretraining(cfg: PretrainConfig, accelerator: Accelerator) -> Pretra
     heldout_data = PretrainingDataset(heldout_pairs, tokenizer, seed=0, vary_by_epoch=False)
     # Each loader has a generator of its own: starting an iteration then leaves the global RNG (dropout) alone.
     loader = partial(torch.utils.data.DataLoader, collate_fn=partial(collate, tokenizer))
-    train_loader = loader(train_data, batch_size=cfg.batch_size, generator=torch.Generator().manual_seed(0),
+    batches = plan_batches(cfg.global_batch_size, accelerator.num_processes, cfg.micro_batch_size)
+    train_loader = loader(train_data, batch_size=batches.per_process_batch_size,
+                          generator=torch.Generator().manual_seed(0),
                           sampler=EpochShuffleSampler(len(train_data), cfg.seed))
     eval_loader = loader(heldout_data, batch_size=cfg.eval_batch_size, generator=torch.Generator().manual_seed(0))
     model, optimizer, train_loader, eval_loader = accelerator.prepare(
         model, optimizer_for(model, cfg), train_loader, eval_loader)
     scheduler = linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * cfg.max_steps), cfg.max_steps)
     sizes = {"train_documents": len(train_docs), "heldout_documents": len(heldout_docs),
-             "train_pairs": len(train_pairs), "heldout_pairs": len(heldout_pairs)}
+             "train_pairs": len(train_pairs), "heldout_pairs": len(heldout_pairs), **batches.as_dict()}
     return PretrainSetup(model, tokenizer, optimizer, scheduler, train_loader, train_data, eval_loader,
                          cfg.max_steps, sizes)
 

@@ -22,6 +22,9 @@ MIXED_PRECISION_CHOICES = ("no", "fp16", "bf16", "auto")
 #: Metrics a comparison can be judged on. The claim under test is about F1; the smoke profile's tiny
 #: random-init model never learns when to abstain in a minute, so its demo is judged on HasAns_span_f1.
 HEADLINE_METRICS = ("f1", "exact", "best_f1", "HasAns_f1", "HasAns_span_f1")
+#: The early window: the first quarter of training (optimizer steps, hence training examples: the global
+#: batch is fixed). The schedule evaluates evenly inside it and the verdict integrates the curve over it.
+EARLY_FRACTION = 0.25
 OFFLINE_ALTERNATIVES = "offline alternatives: --profile smoke, or --model DIR --train-file F --eval-file F"
 HUB_MODEL = "albert/albert-base-v2"
 HUB_DATASET = "rajpurkar/squad_v2"
@@ -29,7 +32,12 @@ HUB_DATASET = "rajpurkar/squad_v2"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every option of one training run (see `albertzero train --help`); the defaults are the smoke profile."""
+    """Every option of one training run (see `albertzero train --help`).
+
+    The defaults ARE the smoke profile (offline, CPU, tiny random ALBERT on the bundled sample, 60 steps):
+    lr 1e-3 / batch 16 / 10% warmup learned best in the data's learnability checks (2e-3 diverged); 60 steps
+    keep `make demo` (2 arms x 3 seeds) under 3 minutes on 2 cores (2 min 22 s measured).
+    """
 
     profile: str = "smoke"
     # model and data; a split is read from its file if given (JSON path or "sample:train"/"sample:dev"),
@@ -45,17 +53,22 @@ class TrainConfig:
     doc_stride: int = 64
     max_query_length: int = 32
     pad_to_max_length: bool = False  # True: every window padded to max_seq_length (slower; the old way)
+    match_original_albert_tokenizer: bool = False  # ALBERT's original SentencePiece segmentation (features.py)
     # the experiment
     reinit: tuple[str, ...] = ()  # re-init targets; "a,b", "a+b", "none" and None are accepted
     seed: int = 0
     seeds: tuple[int, ...] = (0, 1, 2)  # the default seeds of `albertzero compare`
     output_dir: str | None = None  # None: runs/PROFILE/REINIT-seedSEED
-    # optimisation
+    # optimisation. The duration is num_epochs unless max_steps (optimizer steps) is set; a layer of settings
+    # that gives either replaces the earlier layers' duration (see resolve).
     num_epochs: int = 2
-    max_steps: int | None = 60  # optimizer steps; overrides num_epochs
-    batch_size: int = 16  # per process
+    max_steps: int | None = 60
+    duration_source: str = "defaults"  # the layer the duration came from (written by resolve)
+    # The experiment's batch: training windows per optimizer step over all processes. Each process runs its
+    # share in micro-batches of at most micro_batch_size (None: all at once) and accumulates the gradients.
+    global_batch_size: int = 16
+    micro_batch_size: int | None = None
     eval_batch_size: int = 64
-    gradient_accumulation_steps: int = 1
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
@@ -64,8 +77,10 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     cpu: bool = True
     require_gpu: bool = False
-    # evaluation: every eval_steps, or early-dense (1, 2, 4, ... then eval_late_count evenly spaced)
+    # evaluation: step 0 (the initial model), then every eval_steps, or (default) eval_early_count evenly
+    # spaced points in the early window (EARLY_FRACTION of the run) and eval_late_count evenly spaced after it
     eval_steps: int | None = None
+    eval_early_count: int = 5
     eval_late_count: int = 6
     n_best: int = 20
     max_answer_length: int = 30
@@ -86,28 +101,20 @@ class TrainConfig:
             object.__setattr__(self, "output_dir", str(Path("runs") / self.profile / f"{tag}-seed{self.seed}"))
 
 
-_COMMON: dict[str, Any] = {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64, "max_steps": None,
+_COMMON: dict[str, Any] = {"max_seq_length": 384, "doc_stride": 128, "max_query_length": 64, "eval_early_count": 6,
                            "eval_late_count": 8}
 
 PROFILES: dict[str, dict[str, Any]] = {
-    # Offline, CPU, well under a minute per arm and seed: the tiny random ALBERT on the bundled sample.
-    # lr 1e-3 / batch 16 / 10% warmup learned best in the data's learnability checks (2e-3 diverged);
-    # 60 steps keep `make demo` (2 arms x 3 seeds) under 3 minutes on 2 cores (2 min 22 s measured).
-    "smoke": {
-        "model": str(paths.TINY_MODEL_DIR), "train_file": "sample:train", "eval_file": "sample:dev",
-        "dataset": None, "max_seq_length": 128, "doc_stride": 64, "max_query_length": 32,
-        "num_epochs": 2, "max_steps": 60, "batch_size": 16, "eval_batch_size": 64, "learning_rate": 1e-3,
-        "warmup_ratio": 0.1, "eval_late_count": 6, "mixed_precision": "no", "cpu": True, "save_steps": None,
-        "seeds": (0, 1, 2), "headline_metric": "HasAns_span_f1",
-    },
-    # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 on
-    # GPUs that have it). Early evaluations use a fixed 2,000-question dev subset; the full dev set is
-    # evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by notebook 03's FLOP
-    # estimate; not measured) survive a disconnect.
+    # Offline, CPU, well under a minute per arm and seed: exactly the TrainConfig defaults (documented there).
+    "smoke": {},
+    # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 only
+    # from compute capability 8.0, native bf16). Early evaluations use a fixed 2,000-question dev subset;
+    # the full dev set is evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by
+    # notebook 03's FLOP estimate; not measured) survive a disconnect.
     "colab": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
-        "max_eval_samples": 2000, "final_eval_full": True, "cpu": False, "num_epochs": 1, "batch_size": 16,
-        "gradient_accumulation_steps": 2, "eval_batch_size": 64, "learning_rate": 3e-5, "warmup_ratio": 0.1,
+        "max_eval_samples": 2000, "final_eval_full": True, "cpu": False, "num_epochs": 1, "global_batch_size": 32,
+        "micro_batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-5, "warmup_ratio": 0.1,
         "mixed_precision": "auto", "require_gpu": True, "save_steps": 500, "save_total_limit": 2,
         "seeds": (0, 1, 2), "headline_metric": "f1",
     },
@@ -115,11 +122,11 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Table 16): LR 3e-5, batch size 48, 8,000 steps, 814 warmup steps, max sequence length 512.
     # Deviations: 2 epochs instead of 8,000 steps (the step count follows the data), warmup as the paper's
     # ratio 814/8000, and 384/128 windows as in the other profiles (comparable, and cheaper).
-    # Batch 48 is 16 x 3 accumulation steps on one GPU. Every evaluation uses the full dev set.
+    # Batch 48 is 3 micro-batches of 16 on one GPU (on N GPUs, fewer). Every evaluation uses the full dev set.
     "paper": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
-        "max_eval_samples": None, "final_eval_full": False, "cpu": False, "num_epochs": 2, "batch_size": 16,
-        "gradient_accumulation_steps": 3, "eval_batch_size": 64, "learning_rate": 3e-5,
+        "max_eval_samples": None, "final_eval_full": False, "cpu": False, "num_epochs": 2, "global_batch_size": 48,
+        "micro_batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-5,
         "warmup_ratio": 814 / 8000, "mixed_precision": "auto", "require_gpu": True, "save_steps": 1000,
         "save_total_limit": 2, "seeds": (0, 1, 2), "headline_metric": "f1",
     },
@@ -130,6 +137,11 @@ def hub_offline() -> bool:
     """True when the Hugging Face Hub must not be contacted (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
     flags = (os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("TRANSFORMERS_OFFLINE", ""))
     return any(flag.strip().upper() in {"1", "ON", "YES", "TRUE"} for flag in flags)
+
+
+def is_main_process() -> bool:
+    """False on the other processes of `accelerate launch` (RANK > 0): they train but print and write nothing."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def cuda_available() -> bool:
@@ -194,12 +206,24 @@ def _coerce(name: str, value: Any, source: str, config_class: type = TrainConfig
     return value
 
 
+DURATION_OPTIONS = ("num_epochs", "max_steps")
+
+
 def apply_options(base: Mapping[str, Any], options: Mapping[str, Any], source: str,
                   config_class: type = TrainConfig) -> dict[str, Any]:
     """`base` updated with `options` (unknown names and wrong types raise ConfigError naming `source`);
-    the options are the fields of `config_class` (TrainConfig, or pretrain's PretrainConfig)."""
+    the options are the fields of `config_class` (TrainConfig, or pretrain's PretrainConfig).
+
+    Durations layer as a whole: when `options` gives ``num_epochs`` or ``max_steps``, the duration of `base`
+    is dropped (an epoch count given here is not cut short by an earlier layer's ``max_steps``) and
+    ``duration_source`` names `source`.
+    """
     merged = dict(base)
     known = {f.name for f in dataclasses.fields(config_class)}
+    given = [name for name in DURATION_OPTIONS if name in options]
+    if given and "duration_source" in known:
+        merged["max_steps"] = None
+        merged["duration_source"] = f"{source} ({', '.join(f'{n}={options[n]}' for n in given)})"
     for name, value in options.items():
         if name not in known:
             close = difflib.get_close_matches(name, sorted(known), n=2)
@@ -217,7 +241,8 @@ def resolve(profile: str | None = None, config_file: str | os.PathLike | None = 
     file_options.pop("profile", None)
     if name not in PROFILES:
         raise ConfigError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
-    options = apply_options({"profile": name, **PROFILES[name]}, file_options, str(config_file))
+    options = apply_options({"profile": name}, PROFILES[name], f"profile {name}")
+    options = apply_options(options, file_options, f"config file {config_file}")
     options = apply_options(options, dict(overrides or {}), "command line")
     cfg = TrainConfig(**options)
     validate(cfg)
@@ -226,10 +251,10 @@ def resolve(profile: str | None = None, config_file: str | os.PathLike | None = 
 
 def validate(cfg: TrainConfig) -> None:
     """Raise a one-line ConfigError for an option that cannot work (checked before any training)."""
-    at_least_one = ("batch_size", "eval_batch_size", "gradient_accumulation_steps", "num_epochs",
-                    "max_seq_length", "doc_stride", "max_query_length", "eval_late_count", "n_best",
+    at_least_one = ("global_batch_size", "eval_batch_size", "num_epochs",
+                    "max_seq_length", "doc_stride", "max_query_length", "eval_early_count", "eval_late_count", "n_best",
                     "max_answer_length")
-    none_or_at_least_one = ("max_steps", "eval_steps", "save_steps", "save_total_limit",
+    none_or_at_least_one = ("max_steps", "micro_batch_size", "eval_steps", "save_steps", "save_total_limit",
                             "max_train_samples", "max_eval_samples")
     for name in at_least_one + none_or_at_least_one:
         value = getattr(cfg, name)

@@ -194,7 +194,7 @@ def run_info(accelerator: Any, setup: Any, mixed_precision: str) -> dict[str, An
     device = str(accelerator.device)
     if accelerator.device.type == "cuda":
         device += f" ({torch.cuda.get_device_name(accelerator.device)})"
-    return {"device": device, "num_processes": accelerator.num_processes,
+    return {"device": device, **setup.batches.as_dict(),
             "mixed_precision_resolved": mixed_precision, "total_steps": setup.total_steps,
             "steps_per_epoch": setup.steps_per_epoch, "epochs_run": setup.num_epochs,
             "eval_schedule": setup.schedule, "reinit_parameters": setup.reinit_parameters, **setup.sizes,

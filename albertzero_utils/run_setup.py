@@ -7,6 +7,7 @@ in the re-initialised parameters alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -14,11 +15,12 @@ from typing import Any, Iterator, Sequence
 
 import torch
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
+from accelerate.state import AcceleratorState, GradientState, PartialState
 from accelerate.utils import set_seed
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from .batching import PadToLongest, window_lengths
+from .errors import ConfigError
 from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
@@ -69,6 +71,35 @@ class LengthGroupedEpochSampler(EpochShuffleSampler):
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=self._generator()))
 
 
+@dataclass(frozen=True)
+class BatchPlan:
+    """How one optimizer step's global batch is split: over processes, then into accumulated micro-batches.
+
+    ``global_batch_size = num_processes * gradient_accumulation_steps * per_process_batch_size``, so the
+    experiment (batch, learning rate, number of steps) is the same on 1 or N processes.
+    """
+
+    global_batch_size: int
+    num_processes: int
+    per_process_batch_size: int  # windows in one forward/backward pass of one process
+    gradient_accumulation_steps: int
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+def plan_batches(global_batch_size: int, num_processes: int, micro_batch_size: int | None = None) -> BatchPlan:
+    """Split `global_batch_size` over `num_processes`, each running micro-batches of at most
+    `micro_batch_size` windows (None: its whole share at once), with the fewest accumulation steps."""
+    share, left_over = divmod(global_batch_size, num_processes)
+    if left_over or share == 0:
+        raise ConfigError(f"--global-batch-size {global_batch_size} cannot be split evenly over "
+                          f"{num_processes} processes; choose a multiple of {num_processes}")
+    limit = min(share, micro_batch_size or share)
+    accumulation = next(k for k in range(math.ceil(share / limit), share + 1) if share % k == 0)
+    return BatchPlan(global_batch_size, num_processes, share // accumulation, accumulation)
+
+
 @dataclass
 class RunSetup:
     """Everything :func:`train` builds before its first step."""
@@ -86,24 +117,40 @@ class RunSetup:
     steps_per_epoch: int
     num_epochs: int
     schedule: list[int]
+    batches: BatchPlan
     sizes: dict[str, int] = field(default_factory=dict)
 
 
+#: The first CUDA compute capability with native bf16 tensor cores (Ampere, 8.0). Below it (T4 7.5,
+#: V100 7.0) `torch.cuda.is_bf16_supported()` may still say True because bf16 can be *emulated*: slowly.
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+def precision_for_capability(capability: tuple[int, int] | None) -> str:
+    """The autocast precision for a CUDA compute capability ``(major, minor)``: bf16 from 8.0 (native bf16),
+    fp16 below it (T4, V100: fp16 tensor cores, no native bf16), ``no`` without a GPU (None)."""
+    if capability is None:
+        return "no"
+    return "bf16" if tuple(capability) >= NATIVE_BF16_CAPABILITY else "fp16"
+
+
 def resolve_mixed_precision(cfg: TrainConfig) -> str:
-    """``auto``: bf16 where the GPU supports it, fp16 on other GPUs, no on CPU."""
+    """``auto``: :func:`precision_for_capability` of the current GPU, ``no`` on CPU; other values as given."""
     if cfg.mixed_precision != "auto":
         return cfg.mixed_precision
     if cfg.cpu or not torch.cuda.is_available():
         return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return precision_for_capability(torch.cuda.get_device_capability())
 
 
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
-    """A fresh Accelerator (its singletons reset, so train() can run several times in one process)."""
+    """A fresh Accelerator (its singletons reset, so train() can run several times in one process) that
+    accumulates gradients as :func:`plan_batches` says for this number of processes."""
     AcceleratorState._reset_state()
     GradientState._reset_state()
+    batches = plan_batches(cfg.global_batch_size, PartialState(cpu=cfg.cpu).num_processes, cfg.micro_batch_size)
     return Accelerator(cpu=cfg.cpu, mixed_precision=resolve_mixed_precision(cfg), rng_types=[],
-                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+                       gradient_accumulation_steps=batches.gradient_accumulation_steps,
                        step_scheduler_with_optimizer=False)
 
 
@@ -133,19 +180,19 @@ def _load_split(cfg: TrainConfig, split: str, max_samples: int | None) -> Any:
     return load_examples(source or cfg.dataset, split=hub_split, max_samples=max_samples)
 
 
-def _train_loader(features: Any, cfg: TrainConfig,
+def _train_loader(features: Any, cfg: TrainConfig, batch_size: int,
                   pad_token_id: int | None) -> tuple[torch.utils.data.DataLoader, EpochShuffleSampler]:
-    """Length-grouped batches padded to their longest window; with ``pad_to_max_length``, the old way:
-    shuffled windows, all padded to max_seq_length."""
+    """Length-grouped batches of ``batch_size`` windows (one process's micro-batch) padded to their longest
+    window; with ``pad_to_max_length``, the old way: shuffled windows, all padded to max_seq_length."""
     columns = features.select_columns(list(TRAIN_COLUMNS))
     if cfg.pad_to_max_length:
         sampler = EpochShuffleSampler(len(features), cfg.seed)
         dataset, collate = columns.with_format("torch"), None
     else:
-        sampler = LengthGroupedEpochSampler(window_lengths(features), cfg.batch_size, cfg.seed)
+        sampler = LengthGroupedEpochSampler(window_lengths(features), batch_size, cfg.seed)
         dataset, collate = columns, PadToLongest(pad_token_id)
     # A private generator: creating an iterator then draws nothing from the global RNG (exact resume).
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, collate_fn=collate,
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
                                          generator=torch.Generator().manual_seed(0))
     return loader, sampler
 
@@ -157,12 +204,13 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit")) if cfg.reinit else []
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
-    tokenizer = load_tokenizer(cfg.model)
+    tokenizer = load_tokenizer(cfg.model, match_original_albert=cfg.match_original_albert_tokenizer)
     feature_cfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.pad_to_max_length)
     train_examples = _load_split(cfg, "train", cfg.max_train_samples)
     with accelerator.main_process_first():
         train_features = build_train_features(train_examples, tokenizer, feature_cfg)
-    loader, sampler = _train_loader(train_features, cfg, tokenizer.pad_token_id)
+    batches = plan_batches(cfg.global_batch_size, accelerator.num_processes, cfg.micro_batch_size)
+    loader, sampler = _train_loader(train_features, cfg, batches.per_process_batch_size, tokenizer.pad_token_id)
     eval_examples = _load_split(cfg, "eval", None)
     eval_set = build_eval_set(fixed_subset(eval_examples, cfg.max_eval_samples), tokenizer, feature_cfg,
                               cfg.eval_batch_size, accelerator)
@@ -170,11 +218,12 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     if cfg.final_eval_full and len(eval_set.examples) < len(eval_examples):
         final_eval_set = build_eval_set(eval_examples, tokenizer, feature_cfg, cfg.eval_batch_size, accelerator)
     model, optimizer, loader = accelerator.prepare(model, optimizer_for(model, cfg), loader)
-    steps_per_epoch = math.ceil(len(loader) / cfg.gradient_accumulation_steps)
+    steps_per_epoch = math.ceil(len(loader) / batches.gradient_accumulation_steps)
     total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
     scheduler = linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
     sizes = {"train_examples": len(train_examples), "train_features": len(train_features),
              "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features)}
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
-                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count), sizes)
+                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count,
+                                  early_count=cfg.eval_early_count), batches, sizes)

@@ -75,8 +75,10 @@ def _paired_gains(runs: Runs, arm: str, baseline: str, step: int, metric: str) -
 
 def _point_gain(runs: Runs, arm: str, baseline: str, step: int, metric: str,
                 confidence: float) -> dict[str, Any]:
-    """The paired gain at one evaluation point: t-interval across seeds, with the per-seed values."""
-    per_seed = _paired_gains(runs, arm, baseline, step, metric)
+    """The paired gain at one evaluation point: t-interval across seeds, with the per-seed values.
+
+    Step 0 (the models as initialised) is the initial-model reference: it has no gain (all null)."""
+    per_seed = _paired_gains(runs, arm, baseline, step, metric) if step > 0 else []
     return {**mean_ci(per_seed, confidence).as_dict(), "per_seed": per_seed}
 
 
@@ -90,7 +92,8 @@ def _window_gain(runs: Runs, arm: str, baseline: str, steps: Sequence[int], metr
 
 def summarize_aligned(runs: Runs, *, baseline: str, steps: Sequence[int], early_steps: Sequence[int],
                       metrics: Sequence[str], confidence: float = 0.95) -> dict[str, Any]:
-    """Per-point mean/std/CI of each arm and paired gains (arm - baseline), plus early and final gains.
+    """Per-point mean/std/CI of each arm and paired gains (arm - baseline), plus the mean of the per-point
+    gains over the early window and the gain at the last evaluation point (descriptive statistics).
 
     Every arm must hold the same seeds and every run every step in `steps` (align before calling).
     """
@@ -111,7 +114,7 @@ def summarize_aligned(runs: Runs, *, baseline: str, steps: Sequence[int], early_
         "points": points,
         "early_gain": {arm: {m: _window_gain(runs, arm, baseline, early_steps, m, confidence)
                              for m in metrics} for arm in others},
-        "final_gain": {arm: {m: _window_gain(runs, arm, baseline, steps[-1:], m, confidence)
+        "last_point_gain": {arm: {m: _window_gain(runs, arm, baseline, steps[-1:], m, confidence)
                              for m in metrics} for arm in others},
     }
 
@@ -180,7 +183,7 @@ def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
     sentences = []
     for arm in (a for a in summary["arms"] if a != baseline):
         early, final = (_judge(summary[key][arm][metric], higher_is_better, unit, summary["confidence"])
-                        for key in ("early_gain", "final_gain"))
+                        for key in ("early_gain", "last_point_gain"))
         if n < 2:
             sentences.append(
                 f"With 1 seed, {arm} minus {baseline} in {metric} was {early} over {early_text} and {final} "
@@ -188,5 +191,6 @@ def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
         else:
             sentences.append(
                 f"With {n} seeds, the paired gain of {arm} over {baseline} in {metric} is {early} over "
-                f"{early_text}, and {final} at the final step {final_step}.")
+                f"{early_text} (mean of the per-point gains), and {final} at the final step {final_step}; "
+                f"these describe the curves, the verdict rests on the early-window AUC gain (early_gain.py).")
     return " ".join(sentences)

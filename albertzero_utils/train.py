@@ -55,9 +55,11 @@ def _step_loss(accelerator: Accelerator, losses: list[torch.Tensor], examples: i
 def _record(state: dict[str, Any], epoch: float, learning_rate: float, elapsed_s: float,
             metrics: dict[str, float]) -> dict[str, Any]:
     """One metrics.jsonl line. ``examples_seen`` counts training windows (features) over all processes;
-    ``train_loss`` is the mean step loss since the previous evaluation; ``learning_rate`` the one just used."""
+    ``train_loss`` is the mean step loss since the previous evaluation (None at step 0, before training);
+    ``learning_rate`` the one just used."""
+    loss = state["loss_sum"] / state["loss_steps"] if state["loss_steps"] else None
     return {"step": state["step"], "examples_seen": state["examples_seen"], "epoch": round(epoch, 6),
-            "train_loss": state["loss_sum"] / state["loss_steps"], "learning_rate": learning_rate,
+            "train_loss": loss, "learning_rate": learning_rate,
             "elapsed_s": round(elapsed_s, 3), "skipped_steps": state["skipped_steps"], **metrics}
 
 
@@ -100,10 +102,26 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         f"x{accelerator.num_processes}; evaluating at {len(setup.schedule)} steps; output in {out.path}")
 
     model, optimizer, scheduler = setup.model, setup.optimizer, setup.scheduler
-    model.train()
-    progress = tqdm(total=setup.total_steps, initial=state["step"], desc="train", **quiet_unless(main))
+
+    def evaluate_and_log(epoch: float, learning_rate: float) -> tuple[dict[str, float], Predictions]:
+        """Evaluate now, append the record to metrics.jsonl and TensorBoard, and say so."""
+        scores, answers = evaluate(model, setup.eval_set, accelerator, _post_cfg(cfg))
+        record = _record(state, epoch, learning_rate, elapsed_before + time.monotonic() - started, scores)
+        records.append(record)
+        metrics.append(record)
+        board.add(record)
+        state.update(loss_sum=0.0, loss_steps=0, metrics_records=state["metrics_records"] + 1)
+        loss = "-" if record["train_loss"] is None else f"{record['train_loss']:.4f}"
+        say(f"step {state['step']}: f1 {record['f1']:.2f} exact {record['exact']:.2f} "
+            f"best_f1 {record['best_f1']:.2f} train_loss {loss}")
+        return scores, answers
+
     predictions: Predictions | None = None
     last_metrics: dict[str, float] = {}
+    if state["step"] == 0 and 0 in setup.schedule:  # the initial model: the reference of every curve
+        last_metrics, predictions = evaluate_and_log(0.0, scheduler.get_last_lr()[0])
+    model.train()
+    progress = tqdm(total=setup.total_steps, initial=state["step"], desc="train", **quiet_unless(main))
     losses: list[torch.Tensor] = []
     examples = 0
     for epoch in range(state["epoch"], setup.num_epochs):
@@ -143,15 +161,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
             progress.update(1)
             progress.set_postfix(loss=f"{step_loss:.4f}", lr=f"{learning_rate:.2e}")
             if state["step"] in setup.schedule:
-                last_metrics, predictions = evaluate(model, setup.eval_set, accelerator, _post_cfg(cfg))
-                record = _record(state, epoch + state["batch_in_epoch"] / len(setup.train_loader), learning_rate,
-                                 elapsed_before + time.monotonic() - started, last_metrics)
-                records.append(record)
-                metrics.append(record)
-                board.add(record)
-                state.update(loss_sum=0.0, loss_steps=0, metrics_records=state["metrics_records"] + 1)
-                say(f"step {state['step']}: f1 {record['f1']:.2f} exact {record['exact']:.2f} "
-                    f"best_f1 {record['best_f1']:.2f} train_loss {record['train_loss']:.4f}")
+                last_metrics, predictions = evaluate_and_log(epoch + state["batch_in_epoch"] / len(setup.train_loader),
+                                                             learning_rate)
             if cfg.save_steps and state["step"] % cfg.save_steps == 0 and state["step"] < setup.total_steps:
                 state["elapsed_s"] = elapsed_before + time.monotonic() - started
                 checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler,

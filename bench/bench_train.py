@@ -61,7 +61,7 @@ def step_intervals(stamps: list[tuple[float, float]], steps: int) -> tuple[list[
 
 def smoke_config(steps: int, output_dir: str, batch_size: int) -> profiles.TrainConfig:
     return profiles.resolve("smoke", None, {"max_steps": steps, "eval_steps": steps, "max_eval_samples": 8,
-                                            "batch_size": batch_size, "output_dir": output_dir,
+                                            "global_batch_size": batch_size, "output_dir": output_dir,
                                             "overwrite_output_dir": True, "pad_to_max_length": True})
 
 
@@ -91,7 +91,7 @@ def make_bare_loop(cfg: profiles.TrainConfig) -> Callable[[], None]:
         total, warmup = cfg.max_steps, math.ceil(cfg.warmup_ratio * cfg.max_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: s / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
-        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True,
+        loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.global_batch_size, shuffle=True,
                                              generator=torch.Generator().manual_seed(cfg.seed))
         for step, batch in enumerate(loader, start=1):
             loss = model(**batch).loss
@@ -137,7 +137,7 @@ def run(steps: int = 11, repeats: int = 3, batch_size: int = 16) -> dict:
         overhead = ours_cpu / bare_cpu - 1
         result = {
             "what": "train() vs a bare PyTorch loop: same tiny model, windows, batch, AdamW, schedule, clipping",
-            "steps_per_run": steps, "repeats": repeats, "batch_size": cfg.batch_size,
+            "steps_per_run": steps, "repeats": repeats, "batch_size": cfg.global_batch_size,
             "max_seq_length": cfg.max_seq_length,
             "setup_excluded_by": "timing only the intervals between consecutive optimizer steps "
                                  "(first step, setup and the final evaluation fall outside)",

@@ -2,9 +2,9 @@
 
     python bench/gpu_throughput.py --steps 30          # < 3 minutes on an H100; writes bench/gpu_results.json
 
-For bf16 and fp16 autocast (each where the GPU supports it): training samples/s (forward, backward, AdamW),
-evaluation windows/s (forward under ``inference_mode``), peak GPU memory, and the model FLOPs utilisation
-(MFU) against the card's dense peak. FLOPs are counted analytically (:func:`flops_per_token`), not measured.
+For fp16 and bf16 autocast (bf16 only with native bf16, compute capability 8.0+): training samples/s
+(forward, backward, AdamW), evaluation windows/s (forward under ``inference_mode``), peak GPU memory, and the
+model FLOPs utilisation (MFU) against the card's dense peak. FLOPs are counted analytically (:func:`flops_per_token`), not measured.
 Without a CUDA GPU the script stops with a one-line message (``--allow-cpu`` runs the same code on the CPU,
 for tests only: its timings mean nothing).
 """
@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO_ROOT))
     from albertzero_utils.fileio import write_json_atomic
     from albertzero_utils.modeling import AlbertForQuestionAnsweringAVPool
+    from albertzero_utils.run_setup import precision_for_capability
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     config, config_source = load_config(args.config)
@@ -195,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     model = AlbertForQuestionAnsweringAVPool(config).to(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     precisions = ["bf16"] if device.type == "cpu" else ["bf16", "fp16"]
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        precisions.remove("bf16")
+    if device.type == "cuda" and precision_for_capability(torch.cuda.get_device_capability(device)) != "bf16":
+        precisions.remove("bf16")  # emulated bf16 only (T4, V100): what `auto` avoids too
     results = {"device": name, "config": config_source, "seq_len": args.seq_len, "batch_size": args.batch_size,
                "eval_batch_size": args.eval_batch_size, "steps": args.steps, "warmup": args.warmup,
                "torch": torch.__version__, "attention": model.config._attn_implementation,

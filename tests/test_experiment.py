@@ -76,7 +76,7 @@ def test_summary_aligns_by_step_and_pairs_by_seed(tmp_path: Path) -> None:
     assert summary["points"][2]["examples_seen"] == 320
     # Early window: 0 < step <= 0.25 x 160 = 40.
     assert summary["early_window"]["steps"] == [10, 20, 40]
-    gain = summary["final_gain"]["reinit"]["f1"]
+    gain = summary["last_point_gain"]["reinit"]["f1"]
     half = T_975_DF2 * 0.5 / math.sqrt(3)  # gains 1.0, 1.5, 2.0: mean 1.5, std 0.5
     assert gain["mean"] == pytest.approx(1.5) and gain["ci_low"] == pytest.approx(1.5 - half)
     assert summary["early_gain"]["reinit"]["f1"]["per_seed"] == pytest.approx([1.0, 1.5, 2.0])
@@ -156,7 +156,18 @@ def test_run_comparison_is_seed_major_and_paired(tmp_path: Path) -> None:
     assert {c.learning_rate for c in trainer.calls} == {3e-5}
     assert trainer.calls[1].output_dir == str(tmp_path / "reinit" / "seed-0")
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    assert summary["final_gain"]["reinit"]["f1"]["per_seed"] == pytest.approx([2.0, 2.25])
+    assert summary["last_point_gain"]["reinit"]["f1"]["per_seed"] == pytest.approx([2.0, 2.25])
+
+
+def test_run_comparison_writes_and_logs_from_the_main_process_only(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("RANK", "1")  # another process of `accelerate launch`: it trains, nothing more
+    trainer, lines = FakeTrainer(), []
+    assert run_comparison(FakeConfig(), "baseline,reinit", "0", tmp_path, train_fn=trainer, log=lines.append) == {}
+    assert len(trainer.calls) == 2 and lines == []
+    assert not (tmp_path / "comparison.json").exists() and not (tmp_path / "summary.json").exists()
+    monkeypatch.setenv("RANK", "0")
+    summary = run_comparison(FakeConfig(), "baseline,reinit", "0", tmp_path, train_fn=FakeTrainer(), log=lines.append)
+    assert (tmp_path / "summary.json").is_file() and summary["n_seeds"] == 1 and len(lines) == 2
 
 
 def test_run_comparison_skips_finished_and_resumes_unfinished(tmp_path: Path) -> None:
@@ -217,8 +228,12 @@ def test_compare_command_end_to_end_on_smoke(tmp_path: Path, capsys, one_torch_t
     first = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["arms"] == ["baseline", "reinit"] and summary["seeds"] == [0, 1]
-    assert [p["step"] for p in summary["points"]] == [1, 2] and summary["early_window"]["steps"] == [1]
-    assert "With 2 seeds" in first and "final f1" in first
+    assert [p["step"] for p in summary["points"]] == [0, 1, 2] and summary["early_window"]["steps"] == [1]
+    assert "With 2 seeds" in first and "final f1" in first and "Verdict, resting on one statistic" in first
+    assert summary["initial_reference"]["step"] == 0  # the models as initialised, in no gain
+    for key in ("early_auc_gain", "final_gain"):
+        assert {"mean", "low", "high"} <= set(summary[key]) and summary[key]["n"] == 2
+    assert summary["final_gain"]["eval_set"] == "subset" and "seeds_needed" in summary["power"]
     for name in ("early_gain.png", "loss_curves.png", "hasans_noans.png"):
         assert str(out / name) in first and (out / name).stat().st_size > 0
     configs = {arm: json.loads((out / arm / "seed-1" / "config.json").read_text()) for arm in ("baseline", "reinit")}

@@ -19,8 +19,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("batching", "predict", "profiles", "checkpoint", "run_files"),
     ("run_setup", "evaluation"),
     ("train", "pretrain"),
-    ("stats", "experiment"),
-    ("plots", "display", "notebook_tools", "exercises"),
+    ("stats", "early_gain", "experiment"),
+    ("plots", "display", "notebook_tools", "colab", "exercises"),
     ("cli", "__main__", "__init__"),
 )
 

@@ -13,7 +13,7 @@ from albertzero_utils.cli import main
 from albertzero_utils.cli.evaluate import evaluate_files
 from albertzero_utils.modeling import load_qa_model
 from albertzero_utils.postprocess import PostprocessConfig
-from albertzero_utils.predict import answer_question, predict_file, predict_logits
+from albertzero_utils.predict import answer_question, heads_trained, predict_file, predict_logits, window_settings
 
 FEATURES = data.FeatureConfig(max_seq_length=48, doc_stride=16, max_query_length=16)
 SMALL = ["--max-seq-length", "48", "--doc-stride", "16", "--max-query-length", "16", "--batch-size", "8"]
@@ -134,19 +134,53 @@ def test_answer_question_is_a_json_object(model_and_tokenizer) -> None:
     json.dumps(result, allow_nan=False)
 
 
+@pytest.fixture()
+def trained_run(tmp_path):
+    """A run directory as `train` leaves it: RUN/config.json (its settings) and RUN/final/ (an AVPool model)."""
+    run = tmp_path / "run"
+    load_qa_model(paths.TINY_MODEL_DIR, seed=0).save_pretrained(run / "final")
+    data.load_tokenizer(paths.TINY_MODEL_DIR).save_pretrained(run / "final")
+    (run / "config.json").write_text(json.dumps({"max_seq_length": 48, "doc_stride": 16, "max_query_length": 16,
+                                                 "match_original_albert_tokenizer": False}))
+    return run
+
+
+def test_predict_reads_the_windows_of_the_trained_run(trained_run, small_squad, tmp_path) -> None:
+    final = trained_run / "final"
+    assert heads_trained(final) and not heads_trained(paths.TINY_MODEL_DIR)
+    assert window_settings(final) == FEATURES  # the run's 48/16/16, not the 384/128/64 defaults
+    assert window_settings(final, doc_stride=8).doc_stride == 8  # a flag still wins
+    assert window_settings(paths.TINY_MODEL_DIR) == data.FeatureConfig()
+    out = tmp_path / "preds"
+    assert main(["predict", "--model", str(final), "--data", small_squad, "--output-dir", str(out)]) == 0
+    assert len(json.loads((out / "predictions.json").read_text())) == 4
+
+
+def test_predict_refuses_untrained_heads_unless_allowed(tmp_path, capsys) -> None:
+    encoder = tmp_path / "encoder"  # a pretrained encoder without QA heads, as albert/albert-base-v2 on the Hub
+    from transformers import AlbertConfig, AlbertModel
+
+    AlbertModel(AlbertConfig.from_pretrained(paths.TINY_MODEL_DIR)).save_pretrained(encoder)
+    for model in (encoder, paths.TINY_MODEL_DIR):
+        assert main(["predict", "--model", str(model), "-q", "Capital?", "-c", "Paris is the capital."]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "heads were never trained" in err[0] and "--allow-untrained-heads" in err[0]
+
+
 def test_cli_question_and_file(small_squad, tmp_path, capsys) -> None:
     model = str(paths.TINY_MODEL_DIR)
-    assert main(["predict", "--model", model, "-q", "Capital?", "-c", "Paris is the capital.", *SMALL]) == 0
+    untrained = ["--allow-untrained-heads", *SMALL]
+    assert main(["predict", "--model", model, "-q", "Capital?", "-c", "Paris is the capital.", *untrained]) == 0
     assert json.loads(capsys.readouterr().out)["answer"] in "Paris is the capital."
     out = tmp_path / "preds"
-    assert main(["predict", "--model", model, "--data", small_squad, "--output-dir", str(out), *SMALL]) == 0
+    assert main(["predict", "--model", model, "--data", small_squad, "--output-dir", str(out), *untrained]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["nbest_predictions.json", "null_odds.json", "predictions.json"]
     assert main(["evaluate", small_squad, str(out / "predictions.json"), "-n", str(out / "null_odds.json")]) == 0
 
 
 @pytest.mark.parametrize("argv, expected", [
     (["--model", "/no/such/model", "-q", "x", "-c", "y"], "/no/such/model"),
-    (["--model", str(paths.TINY_MODEL_DIR), "-q", "x"], "--context"),
+    (["--model", str(paths.TINY_MODEL_DIR), "-q", "x", "--allow-untrained-heads"], "--context"),
 ])
 def test_cli_errors_are_one_line(argv, expected, capsys) -> None:
     assert main(["predict", *argv]) == 2

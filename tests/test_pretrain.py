@@ -17,7 +17,7 @@ from albertzero_utils.pretrain_data import (IGNORE_INDEX, PretrainingDataset, bu
                                             read_documents, example_rng)
 from albertzero_utils.errors import ConfigError, DataError
 
-SMALL = dict(max_steps=4, eval_steps=2, batch_size=4, eval_batch_size=16, max_seq_length=48, heldout_share=0.2)
+SMALL = dict(max_steps=4, eval_steps=2, global_batch_size=4, eval_batch_size=16, max_seq_length=48, heldout_share=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_examples_are_a_function_of_seed_epoch_and_index(tokenizer) -> None:
 def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_path, small_corpus) -> None:
     out = tmp_path / "pt"
     code = main(["pretrain", "--corpus", str(small_corpus), "--output-dir", str(out), "--max-steps", "4",
-                 "--eval-steps", "2", "--batch-size", "4", "--max-seq-length", "48", "--heldout-share", "0.2"])
+                 "--eval-steps", "2", "--global-batch-size", "4", "--max-seq-length", "48", "--heldout-share", "0.2"])
     assert code == 0
     records = _records(out)
     assert [r["step"] for r in records] == [0, 2, 4]

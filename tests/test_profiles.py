@@ -29,25 +29,45 @@ def test_every_profile_sets_only_known_fields() -> None:
 def test_paper_profile_follows_the_albert_recipe() -> None:
     paper = PROFILES["paper"]
     assert paper["learning_rate"] == 3e-5
-    assert paper["batch_size"] * paper["gradient_accumulation_steps"] == 48
+    assert paper["global_batch_size"] == 48 and paper["micro_batch_size"] == 16
     assert paper["warmup_ratio"] == pytest.approx(814 / 8000)
     assert paper["num_epochs"] == 2 and paper["max_eval_samples"] is None
 
 
 def test_config_file_then_command_line_override_the_profile(tmp_path) -> None:
     file = tmp_path / "run.yaml"
-    file.write_text("learning-rate: 2e-4\nbatch_size: 8\nreinit: ffn_output\nseeds: [3, 4]\n")
-    cfg = resolve("smoke", file, {"batch_size": 2})
-    assert (cfg.learning_rate, cfg.batch_size, cfg.reinit, cfg.seeds) == (2e-4, 2, ("ffn_output",), (3, 4))
-    assert cfg.max_seq_length == PROFILES["smoke"]["max_seq_length"]
+    file.write_text("learning-rate: 2e-4\nglobal_batch_size: 8\nreinit: ffn_output\nseeds: [3, 4]\n")
+    cfg = resolve("smoke", file, {"global_batch_size": 2})
+    assert (cfg.learning_rate, cfg.global_batch_size, cfg.reinit, cfg.seeds) == (2e-4, 2, ("ffn_output",), (3, 4))
+    assert cfg.max_seq_length == TrainConfig().max_seq_length
     json_file = tmp_path / "run.json"
     json_file.write_text(json.dumps({"profile": "smoke", "num_epochs": 5}))
     assert resolve(None, json_file, {}).num_epochs == 5
 
 
+def test_smoke_profile_states_nothing_beyond_the_defaults() -> None:
+    assert PROFILES["smoke"] == {}  # one source of truth: the TrainConfig defaults
+
+
+def test_a_later_layer_replaces_the_whole_duration(tmp_path) -> None:
+    smoke = resolve("smoke")
+    assert (smoke.num_epochs, smoke.max_steps, smoke.duration_source) == (2, 60, "defaults")
+    epoch = resolve("smoke", None, {"num_epochs": 1})  # not cut short by the profile's max_steps
+    assert (epoch.num_epochs, epoch.max_steps) == (1, None)
+    assert epoch.duration_source == "command line (num_epochs=1)"
+    file = tmp_path / "run.yaml"
+    file.write_text("max-steps: 7\n")
+    from_file = resolve("colab", file, {})
+    assert (from_file.max_steps, from_file.duration_source) == (7, f"config file {file} (max_steps=7)")
+    assert resolve("colab", file, {"num_epochs": 3}).max_steps is None  # the command line beats the file
+    assert resolve("colab").duration_source == "profile colab (num_epochs=1)"
+    both = resolve("smoke", None, {"num_epochs": 4, "max_steps": 9})  # on one layer, max_steps wins
+    assert (both.num_epochs, both.max_steps) == (4, 9)
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("no_such_option: 1\n", "unknown option 'no_such_option'"),
-    ("batch_size: eight\n", "option 'batch_size' expects int"),
+    ("global_batch_size: eight\n", "option 'global_batch_size' expects int"),
     ("cpu: 1\n", "option 'cpu' expects bool"),
     ("- a list\n", "expected a mapping"),
 ])
@@ -60,7 +80,7 @@ def test_bad_config_file_is_a_one_line_error(tmp_path, text: str, fragment: str)
 
 
 @pytest.mark.parametrize("overrides, fragment", [
-    ({"batch_size": 0}, "--batch-size must be a positive integer"),
+    ({"global_batch_size": 0}, "--global-batch-size must be a positive integer"),
     ({"learning_rate": 0.0}, "--learning-rate must be positive"),
     ({"learning_rate": -1e-3}, "--learning-rate must be positive"),
     ({"warmup_ratio": 1.0}, "--warmup-ratio"),
@@ -146,6 +166,9 @@ def test_only_given_flags_are_overrides() -> None:
         "dataset": "org/data", "train_file": None, "eval_file": None}
     with_file = overrides_from_args(_parse(["--dataset", "org/data", "--eval-file", "dev.json"]))
     assert with_file["eval_file"] == "dev.json" and with_file["train_file"] is None
+    batch = overrides_from_args(_parse(["--batch-size", "32", "--micro-batch-size", "8",
+                                        "--match-original-albert-tokenizer"]))
+    assert batch == {"global_batch_size": 32, "micro_batch_size": 8, "match_original_albert_tokenizer": True}
 
 
 def test_compare_can_leave_per_run_options_out() -> None:
@@ -158,7 +181,7 @@ def test_compare_can_leave_per_run_options_out() -> None:
 def test_cli_bad_option_is_one_line(capsys) -> None:
     assert main(["train", "--profile", "smoke", "--batch-size", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["albertzero train: error: --batch-size must be a positive integer, not 0"]
+    assert err == ["albertzero train: error: --global-batch-size must be a positive integer, not 0"]
 
 
 def test_headline_metric_is_f1_for_the_real_experiment_and_checked() -> None:

@@ -20,7 +20,7 @@ from albertzero_utils import paths
 from albertzero_utils.profiles import TrainConfig
 from albertzero_utils.train import train
 
-TINY = dict(max_train_samples=40, max_eval_samples=8, batch_size=4, eval_batch_size=16, max_seq_length=64,
+TINY = dict(max_train_samples=40, max_eval_samples=8, global_batch_size=4, eval_batch_size=16, max_seq_length=64,
             doc_stride=32, max_query_length=16, eval_steps=1)
 #: The same run as command-line flags (TrainConfig's defaults are the smoke profile).
 FLAGS = ["--profile", "smoke", "--max-train-samples", "40", "--max-eval-samples", "8", "--batch-size", "4",
@@ -61,7 +61,7 @@ def test_resume_from_an_earlier_checkpoint_replays_the_same_records(tmp_path) ->
         again = train(TrainConfig(**TINY, max_steps=5, save_steps=2, output_dir=str(tmp_path / "b"),
                                   resume_from_checkpoint=str(tmp_path / "b" / "checkpoints" / "step-2")),
                       log=lambda _: None)
-    assert again.resumed_from == 2 and [r["step"] for r in again.records] == [1, 2, 3, 4, 5]
+    assert again.resumed_from == 2 and [r["step"] for r in again.records] == [0, 1, 2, 3, 4, 5]
     assert _without_clock(again.records) == _without_clock(first.records)
     assert _without_clock(_records(tmp_path / "b")) == _without_clock(_records(tmp_path / "a"))
 
@@ -107,21 +107,32 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_processes_log_each_record_once(tmp_path) -> None:
+def test_two_processes_log_each_record_once_and_keep_the_experiment(tmp_path) -> None:
     out = tmp_path / "ddp"
     # `--multi_gpu` makes accelerate start torchrun (`--cpu` alone starts one process unless MPI is set up);
     # the smoke profile's cpu=True then runs both processes on the CPU with the gloo backend.
+    # One epoch of 24 questions: the number of optimizer steps follows from the data and the global batch.
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", str(_free_port()), "-m", "albertzero_utils", "train", *FLAGS,
-               "--max-steps", "4", "--eval-steps", "2", "--save-steps", "2", "--output-dir", str(out)]
+               "--max-train-samples", "24", "--num-epochs", "1", "--eval-steps", "2", "--save-steps", "2",
+               "--output-dir", str(out)]
     done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     config = json.loads((out / "config.json").read_text())
     assert config["num_processes"] == 2 and config["device"].startswith("cpu")
+    assert (config["global_batch_size"], config["per_process_batch_size"], config["gradient_accumulation_steps"]) \
+        == (4, 2, 1)
+    with single_thread():  # the same config on one process
+        single = train(TrainConfig(**{**TINY, "max_train_samples": 24, "max_steps": None, "num_epochs": 1,
+                                      "eval_steps": 2, "output_dir": str(tmp_path / "one")}), log=lambda _: None)
+    one = json.loads((tmp_path / "one" / "config.json").read_text())
+    assert (one["global_batch_size"], one["per_process_batch_size"], one["num_processes"]) == (4, 4, 1)
+    assert config["total_steps"] == one["total_steps"] == single.steps > 2  # the same number of optimizer steps
     records = _records(out)
-    assert [r["step"] for r in records] == [2, 4]
-    assert [r["examples_seen"] for r in records] == [16, 32]  # 2 processes x batch 4 per step
+    assert [r["step"] for r in records] == one["eval_schedule"] == config["eval_schedule"]
+    assert [r["examples_seen"] for r in records][:3] == [0, 8, 16]  # evaluated every 2 steps of 4 windows (2 x 2)
     assert done.stdout.count("step 2: f1") == 1 and done.stdout.count("resolved settings") == 1
-    assert {p.name for p in (out / "checkpoints" / "step-2").iterdir()} >= {"rng-0.safetensors", "rng-1.safetensors"}
+    kept = sorted((out / "checkpoints").iterdir())  # the last --save-total-limit (2) of steps 2, 4, ...
+    assert kept and {p.name for p in kept[-1].iterdir()} >= {"rng-0.safetensors", "rng-1.safetensors"}
     assert (out / "done.json").is_file() and (out / "final" / "model.safetensors").is_file()

@@ -91,7 +91,7 @@ def test_paired_gains_early_window_and_final_point_by_hand() -> None:
     std = math.sqrt(((2 - 7 / 3) ** 2 * 2 + (3 - 7 / 3) ** 2) / 2)
     assert early["mean"] == pytest.approx(7 / 3)
     assert early["ci_low"] == pytest.approx(7 / 3 - T_975[2] * std / math.sqrt(3))
-    final = summary["final_gain"]["reinit"]["f1"]
+    final = summary["last_point_gain"]["reinit"]["f1"]
     assert final["per_seed"] == pytest.approx([0.0, 1.0, -1.0]) and final["mean"] == pytest.approx(0.0)
     rows = gain_table(summary)
     assert [r["step"] for r in rows] == STEPS and [r["early"] for r in rows] == [False, True, True, False]

@@ -19,12 +19,14 @@ from albertzero_utils.run_setup import (
     LengthGroupedEpochSampler,
     derive_seed,
     make_accelerator,
+    plan_batches,
+    precision_for_capability,
     prepare_run,
     resolve_mixed_precision,
 )
 from albertzero_utils.train import train
 
-TINY = dict(max_steps=4, eval_steps=2, max_train_samples=40, max_eval_samples=8, batch_size=4,
+TINY = dict(max_steps=4, eval_steps=2, max_train_samples=40, max_eval_samples=8, global_batch_size=4,
             eval_batch_size=16, max_seq_length=64, doc_stride=32, max_query_length=16)
 TINY_FLAGS = ["--profile", "smoke", "--max-steps", "4", "--eval-steps", "2", "--max-train-samples", "40",
               "--max-eval-samples", "8", "--batch-size", "4", "--max-seq-length", "64", "--doc-stride", "32",
@@ -49,19 +51,25 @@ def tiny(tmp_path, **overrides) -> TrainConfig:
 
 
 # ------------------------------------------------------------------------------------------- schedule
-def test_eval_schedule_is_early_dense_and_ends_on_the_last_step() -> None:
-    steps = eval_schedule(4100)
-    assert steps[:10] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-    assert steps[-1] == 4100 and len(steps) == len(set(steps)) <= 20
-    late_gaps = np.diff(steps[10:])
-    assert late_gaps.min() >= 500  # after the dense start, evenly spaced
-    assert eval_schedule(1) == [1]
-    assert eval_schedule(12) == [1, 3, 4, 6, 7, 9, 10, 12]  # short runs: the evenly spaced part dominates
+@pytest.mark.parametrize("total", [1, 2, 3, 7, 12, 60, 99, 101, 4124, 8000])
+def test_eval_schedule_starts_at_0_and_never_crowds(total) -> None:
+    steps = eval_schedule(total, early_count=6, late_count=8)
+    assert steps[0] == 0 and steps[-1] == total and steps == sorted(set(steps))
+    assert min(np.diff(steps)) >= total / 100  # never two points within 1% of the run
+
+
+def test_eval_schedule_is_even_in_the_early_window_then_after_it() -> None:
+    steps = eval_schedule(4124, early_count=6, late_count=8)  # the colab profile's length
+    early = [s for s in steps if 0 < s <= 1031]
+    assert len(early) == 6 and early[-1] == 1031 and max(np.diff([0, *early])) - min(np.diff([0, *early])) <= 1
+    late = [s for s in steps if s >= 1031]
+    assert len(late) == 9 and max(np.diff(late)) - min(np.diff(late)) <= 1
+    assert eval_schedule(60, early_count=5, late_count=6) == [0, 3, 6, 9, 12, 15, 22, 30, 38, 45, 52, 60]
 
 
 def test_eval_schedule_with_an_interval() -> None:
-    assert eval_schedule(10, interval=4) == [4, 8, 10]
-    assert eval_schedule(8, interval=4) == [4, 8]
+    assert eval_schedule(10, interval=4) == [0, 4, 8, 10]
+    assert eval_schedule(8, interval=4) == [0, 4, 8]
     with pytest.raises(ValueError):
         eval_schedule(0)
 
@@ -168,11 +176,13 @@ def finished_run(tmp_path_factory):
 def test_run_writes_config_metrics_final_and_done(finished_run) -> None:
     out = finished_run
     config = json.loads((out / "config.json").read_text())
-    assert config["num_processes"] == 1 and config["device"] == "cpu" and config["eval_schedule"] == [2, 4]
+    assert config["num_processes"] == 1 and config["device"] == "cpu" and config["eval_schedule"] == [0, 2, 4]
     assert config["max_steps"] == 4 and config["total_steps"] == 4 and "torch" in config["versions"]
     assert "git_commit" in config and config["mixed_precision_resolved"] == "no"
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [2, 4]
+    assert [r["step"] for r in records] == [0, 2, 4]
+    initial, records = records[0], records[1:]  # step 0: the model as initialised, before any training
+    assert initial["examples_seen"] == 0 and initial["train_loss"] is None and set(initial) == RECORD_KEYS
     for record in records:
         assert set(record) == RECORD_KEYS
         assert record["total"] == 8 and math.isfinite(record["train_loss"]) and record["skipped_steps"] == 0
@@ -199,7 +209,7 @@ def test_finished_run_is_not_trained_again(finished_run) -> None:
     messages: list[str] = []
     result = train(tiny(finished_run.parent, resume_from_checkpoint="latest", output_dir=str(finished_run)),
                    log=messages.append)
-    assert "finished already" in messages[0] and [r["step"] for r in result.records] == [2, 4]
+    assert "finished already" in messages[0] and [r["step"] for r in result.records] == [0, 2, 4]
 
 
 def test_existing_run_is_not_overwritten_by_accident(finished_run) -> None:
@@ -208,10 +218,28 @@ def test_existing_run_is_not_overwritten_by_accident(finished_run) -> None:
 
 
 def test_gradient_accumulation_counts_optimizer_steps(tmp_path) -> None:
-    result = train(tiny(tmp_path, max_steps=2, eval_steps=1, gradient_accumulation_steps=2), log=lambda _: None)
-    assert [r["examples_seen"] for r in result.records] == [8, 16]  # 2 micro-batches of 4 per step
+    result = train(tiny(tmp_path, max_steps=2, eval_steps=1, micro_batch_size=2), log=lambda _: None)
+    assert [r["examples_seen"] for r in result.records if r["step"]] == [4, 8]  # 2 micro-batches of 2 per step
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["steps_per_epoch"] == math.ceil(math.ceil(config["train_features"] / 4) / 2)
+    assert config["steps_per_epoch"] == math.ceil(math.ceil(config["train_features"] / 2) / 2)
+    assert {key: config[key] for key in ("global_batch_size", "per_process_batch_size", "gradient_accumulation_steps",
+                                         "num_processes")} == {"global_batch_size": 4, "per_process_batch_size": 2,
+                                                               "gradient_accumulation_steps": 2, "num_processes": 1}
+
+
+@pytest.mark.parametrize("global_batch, processes, micro, expected", [
+    (32, 1, 16, (16, 2)), (32, 2, 16, (16, 1)), (32, 4, 16, (8, 1)), (48, 1, 16, (16, 3)), (48, 2, 16, (12, 2)),
+    (16, 1, None, (16, 1)), (16, 2, None, (8, 1)), (12, 1, 5, (4, 3))])
+def test_the_global_batch_is_split_over_processes_then_accumulated(global_batch, processes, micro, expected) -> None:
+    plan = plan_batches(global_batch, processes, micro)
+    assert (plan.per_process_batch_size, plan.gradient_accumulation_steps) == expected
+    assert plan.per_process_batch_size * plan.gradient_accumulation_steps * processes == global_batch
+    assert plan.per_process_batch_size <= (micro or global_batch)
+
+
+def test_a_global_batch_that_does_not_split_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match="--global-batch-size 10 cannot be split evenly over 4 processes"):
+        plan_batches(10, 4)
 
 
 def test_another_precision_in_the_same_process(tmp_path, finished_run) -> None:
@@ -226,7 +254,7 @@ def test_latest_without_a_checkpoint_starts_fresh(tmp_path) -> None:
     messages: list[str] = []
     result = train(tiny(tmp_path, max_steps=2, resume_from_checkpoint="latest"), log=messages.append)
     assert any("no complete checkpoint" in m and "starting fresh" in m for m in messages)
-    assert [r["step"] for r in result.records] == [2] and result.resumed_from is None
+    assert [r["step"] for r in result.records] == [0, 2] and result.resumed_from is None
 
 
 def test_unwritable_output_dir_fails_before_training(tmp_path) -> None:
@@ -260,16 +288,23 @@ def test_nan_loss_stops_the_run(tmp_path, monkeypatch, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("albertzero train: error: the training loss became nan at step 3")
     assert "--learning-rate" in err[0] and "--mixed-precision bf16 or no" in err[0]
-    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [0, 1, 2]
     assert not (out / "done.json").exists()
+
+
+@pytest.mark.parametrize("capability, precision", [((7, 0), "fp16"), ((7, 5), "fp16"), ((8, 0), "bf16"),
+                                                   ((8, 9), "bf16"), ((9, 0), "bf16"), (None, "no")])
+def test_precision_follows_the_compute_capability(capability, precision) -> None:
+    assert precision_for_capability(capability) == precision  # V100, T4: fp16; A100, L4, H100: bf16
 
 
 def test_mixed_precision_auto(monkeypatch) -> None:
     assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=True)) == "no"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says True (emulated)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
     assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=False)) == "fp16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (8, 0))
     assert resolve_mixed_precision(TrainConfig(mixed_precision="auto", cpu=False)) == "bf16"
     assert resolve_mixed_precision(TrainConfig(mixed_precision="no", cpu=False)) == "no"
 
@@ -278,6 +313,34 @@ def test_gradient_checkpointing_gives_the_same_run(tmp_path) -> None:
     plain = train(tiny(tmp_path / "plain", max_steps=2, eval_steps=1), log=lambda _: None)
     checkpointed = train(tiny(tmp_path / "ckpt", max_steps=2, eval_steps=1, gradient_checkpointing=True),
                          log=lambda _: None)
-    for a, b in zip(plain.records, checkpointed.records):
+    for a, b in zip(plain.records[1:], checkpointed.records[1:], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["f1"] == pytest.approx(b["f1"])
+
+
+def test_num_epochs_on_the_command_line_trains_a_whole_epoch(tmp_path) -> None:
+    """The smoke profile's max_steps (60) does not cut short an epoch asked for on the command line."""
+    out = tmp_path / "epoch"
+    flags = [flag for flag in TINY_FLAGS]
+    at = flags.index("--max-steps")
+    del flags[at:at + 2]  # the profile's duration stays in force, only the command line gives --num-epochs
+    assert main(["train", *flags, "--max-train-samples", "60", "--num-epochs", "1", "--output-dir", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["max_steps"] is None and config["duration_source"] == "command line (num_epochs=1)"
+    assert config["total_steps"] == config["steps_per_epoch"] == math.ceil(config["train_features"] / 4) > 4
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last["examples_seen"] == config["train_features"]  # every training window once
+
+
+def test_the_tokenizer_segmentation_is_a_recorded_setting(tmp_path, monkeypatch) -> None:
+    from albertzero_utils.profiles import resolve
+
+    asked = []
+    real = run_setup.load_tokenizer
+    monkeypatch.setattr(run_setup, "load_tokenizer", lambda name, **kw: asked.append(kw) or real(name, **kw))
+    cfg = resolve("smoke", None, {**TINY, "max_steps": 1, "match_original_albert_tokenizer": True,
+                                  "output_dir": str(tmp_path / "run")})
+    train(cfg, log=lambda _: None)
+    assert asked == [{"match_original_albert": True}]
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["match_original_albert_tokenizer"] is True
+    assert resolve("smoke").match_original_albert_tokenizer is False  # a real run uses the Hub tokenizer as shipped

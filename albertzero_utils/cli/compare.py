@@ -59,14 +59,14 @@ def format_table(summary: dict[str, Any], metric: str | None = None) -> str:
     """Per arm: final mean of `metric` (default: the headline) with CI, and the early and final paired gains."""
     metric = metric or headline(summary)
     level = f"{summary['confidence']:.0%} CI"
-    header = (f"{'arm':<18} {f'final {metric} [{level}]':<30} {f'early gain [{level}]':<30} "
-              f"{f'final gain [{level}]':<30}")
+    header = (f"{'arm':<18} {f'final {metric} [{level}]':<30} {f'mean early gain [{level}]':<30} "
+              f"{f'last-point gain [{level}]':<30}")
     lines = [header, "-" * len(header)]
     final_point = summary["points"][-1]
     for arm in summary["arms"]:
         is_baseline = arm == summary["baseline"]
         early = "-" if is_baseline else _ci(summary["early_gain"][arm][metric], signed=True)
-        final = "-" if is_baseline else _ci(summary["final_gain"][arm][metric], signed=True)
+        final = "-" if is_baseline else _ci(summary["last_point_gain"][arm][metric], signed=True)
         lines.append(f"{arm:<18} {_ci(final_point['arms'][arm][metric]):<30} {early:<30} {final:<30}")
     return "\n".join(lines)
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from ..experiment import parse_arms, parse_seeds, run_comparison
     from ..stats import conclusion
     from ..plots import write_figures
-    from ..profiles import resolve
+    from ..profiles import is_main_process, resolve
 
     arms = parse_arms(args.arms)
     overrides = overrides_from_args(args)
@@ -86,16 +86,20 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(args.profile, args.config, overrides)
     out = _output_dir(args, cfg.profile)
     seeds = parse_seeds(",".join(map(str, cfg.seeds)))
-    print(f"albertzero compare: profile {cfg.profile!r}, arms {', '.join(a.name for a in arms)}, "
-          f"seeds {', '.join(map(str, seeds))} -> {out}", flush=True)
+    main = is_main_process()  # under `accelerate launch`, the other processes only train
+    if main:
+        print(f"albertzero compare: profile {cfg.profile!r}, arms {', '.join(a.name for a in arms)}, "
+              f"seeds {', '.join(map(str, seeds))} -> {out}", flush=True)
     summary = run_comparison(cfg, arms, seeds, out, early_fraction=args.early_fraction,
                              log=lambda line: print(line, flush=True))
+    if not main:
+        return 0
     window = summary["early_window"]
     print(f"\n{summary['n_seeds']} seed(s); final step {summary['final_step']}; early window: {window['definition']}")
     metrics = dict.fromkeys([headline(summary), "f1"])  # the headline first, then F1
     for metric in metrics:
         print(f"\n{format_table(summary, metric)}\n\n{conclusion(summary, metric)}")
-    print()
+    print(f"\n{summary['verdict']}\n")
     print(out / "summary.json")
     for path in write_figures(summary, out):
         print(path)

@@ -12,8 +12,9 @@ def add_early_fraction_argument(parser: argparse.ArgumentParser) -> None:
     from ..experiment import DEFAULT_EARLY_FRACTION
 
     parser.add_argument("--early-fraction", type=float, default=DEFAULT_EARLY_FRACTION, metavar="F",
-                        help="the early window is the evaluation points in the first F of training steps "
-                             f"(default {DEFAULT_EARLY_FRACTION})")
+                        help="the early window: the first F of the training steps, over which the verdict "
+                             "integrates the headline curve; fix it before seeing results (default "
+                             f"{DEFAULT_EARLY_FRACTION}, the window the schedule evaluates evenly)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

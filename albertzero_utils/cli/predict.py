@@ -21,10 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-dir", default="predictions", metavar="DIR",
                         help="Where --data writes predictions.json, null_odds.json, nbest_predictions.json "
                              "(default: %(default)s).")
-    parser.add_argument("--max-seq-length", type=int, default=384, help="Window length (default: %(default)s).")
-    parser.add_argument("--doc-stride", type=int, default=128, help="Window overlap (default: %(default)s).")
-    parser.add_argument("--max-query-length", type=int, default=64,
-                        help="Question tokens kept (default: %(default)s).")
+    parser.add_argument("--allow-untrained-heads", action="store_true",
+                        help="Predict even with QA heads that were never trained (a Hub encoder or a config-only "
+                             "directory): random answers, for teaching only.")
+    window = "(default: the trained run's, from RUN/config.json next to RUN/final; else {})"
+    parser.add_argument("--max-seq-length", type=int, help="Window length " + window.format(384))
+    parser.add_argument("--doc-stride", type=int, help="Window overlap " + window.format(128))
+    parser.add_argument("--max-query-length", type=int, help="Question tokens kept " + window.format(64))
     parser.add_argument("--n-best", type=int, default=20, help="Candidates kept (default: %(default)s).")
     parser.add_argument("--max-answer-length", type=int, default=30,
                         help="Longest answer in tokens (default: %(default)s).")
@@ -43,13 +46,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--context goes with --question, not with --data")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    model, tokenizer = _load(args.model, args.tokenizer)
-    from ..data import FeatureConfig
     from ..postprocess import PostprocessConfig
-    from ..predict import answer_question, predict_file
+    from ..predict import answer_question, predict_file, require_trained_heads, trained_run_config, window_settings
 
-    feature_cfg = FeatureConfig(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                                max_query_length=args.max_query_length)
+    if not args.allow_untrained_heads:
+        require_trained_heads(args.model)
+    run_config = trained_run_config(args.model)
+    model, tokenizer = _load(args.model, args.tokenizer, bool(run_config.get("match_original_albert_tokenizer")))
+    feature_cfg = window_settings(args.model, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
+                                  max_query_length=args.max_query_length)
     cfg = PostprocessConfig(n_best=args.n_best, max_answer_length=args.max_answer_length,
                             null_threshold=args.null_threshold)
     if args.question is not None:
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(model_name: str, tokenizer_name: str | None) -> tuple[object, object]:
+def _load(model_name: str, tokenizer_name: str | None, match_original_albert: bool) -> tuple[object, object]:
     """The QA model (on the GPU when there is one) and its tokenizer; one-line errors for bad directories."""
     import torch
 
@@ -75,4 +80,4 @@ def _load(model_name: str, tokenizer_name: str | None) -> tuple[object, object]:
     if not has_weights(model_name):
         sys.stderr.write(f"albertzero predict: note: {model_name} holds no weights; the model is random\n")
     model.to("cuda" if torch.cuda.is_available() else "cpu")
-    return model, load_tokenizer(tokenizer_name or model_name)
+    return model, load_tokenizer(tokenizer_name or model_name, match_original_albert=match_original_albert)

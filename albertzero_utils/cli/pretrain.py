@@ -16,8 +16,8 @@ HELP = "pretrain an ALBERT (n-gram masked LM + sentence-order prediction) on a o
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    def option(flag: str, **kwargs: Any) -> None:
-        parser.add_argument(flag, default=None, **kwargs)
+    def option(*flags: str, **kwargs: Any) -> None:
+        parser.add_argument(*flags, default=None, **kwargs)
 
     option("--profile", choices=list(PRETRAIN_PROFILES),
            help="base settings: tiny (the embedded default, CPU) or gpu (a bigger small ALBERT on GPUs)")
@@ -29,9 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--heldout-share", type=float, metavar="R", help="share of documents held out for evaluation")
     option("--max-seq-length", type=int, metavar="N")
     option("--max-steps", type=int, metavar="N", help="optimizer steps")
-    option("--batch-size", type=int, metavar="N", help="per process and micro-batch")
+    option("--global-batch-size", "--batch-size", type=int, metavar="N", dest="global_batch_size",
+           help="pairs per optimizer step over all processes")
+    option("--micro-batch-size", type=int, metavar="N", help="at most N pairs per forward pass (accumulate the rest)")
     option("--eval-batch-size", type=int, metavar="N")
-    option("--gradient-accumulation-steps", type=int, metavar="N")
     option("--learning-rate", type=float, metavar="LR")
     option("--weight-decay", type=float, metavar="WD")
     option("--warmup-ratio", type=float, metavar="R")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from typing import Any, Iterable
 
 from ..profiles import MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
@@ -19,10 +18,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     """Add every training option (``exclude``: dests to leave out, e.g. ``seed``, ``output_dir``)."""
     skip = set(exclude)
 
-    def option(flag: str, **kwargs: Any) -> None:
+    def option(flag: str, *aliases: str, **kwargs: Any) -> None:
         dest = kwargs.get("dest") or flag.lstrip("-").replace("-", "_")
         if dest not in skip:
-            parser.add_argument(flag, default=None, **kwargs)
+            parser.add_argument(flag, *aliases, default=None, **kwargs)
 
     option("--profile", choices=list(PROFILES),
            help="base settings: smoke (offline, CPU, tiny model; default offline or without a GPU), colab "
@@ -39,11 +38,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--reinit", metavar="TARGET[,TARGET]|none", help="parts of the shared block to re-draw (ffn_output)")
     option("--seed", type=int, help="seed of the model heads, dropout, data order and re-init")
     option("--output-dir", metavar="DIR", help="where the run's files go (default runs/PROFILE/REINIT-seedS)")
-    option("--num-epochs", type=int, metavar="N")
-    option("--max-steps", type=int, metavar="N", help="optimizer steps (overrides --num-epochs)")
-    option("--batch-size", type=int, metavar="N", help="per process and micro-batch")
+    option("--num-epochs", type=int, metavar="N", help="train N epochs (replaces the profile's or config "
+                                                        "file's duration, --max-steps included)")
+    option("--max-steps", type=int, metavar="N", help="train N optimizer steps (wins over --num-epochs)")
+    option("--global-batch-size", "--batch-size", type=int, metavar="N",
+           help="training windows per optimizer step over all processes (the same experiment on 1 or N GPUs)")
+    option("--micro-batch-size", type=int, metavar="N",
+           help="at most N windows per forward pass of one process; the rest is gradient accumulation")
     option("--eval-batch-size", type=int, metavar="N")
-    option("--gradient-accumulation-steps", type=int, metavar="N")
     option("--learning-rate", type=float, metavar="LR")
     option("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (not on biases/LayerNorm)")
     option("--warmup-ratio", type=float, metavar="R", help="linear warm-up over this fraction of the steps")
@@ -53,13 +55,17 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--pad-to-max-length", action=argparse.BooleanOptionalAction,
            help="pad every training window to --max-seq-length (the old, slower way) instead of each batch "
                 "to its longest window")
+    option("--match-original-albert-tokenizer", action=argparse.BooleanOptionalAction,
+           help="segment text as ALBERT's original SentencePiece model did (the Hub tokenizer differs on some "
+                "punctuation)")
     option("--eval-steps", type=int, metavar="N", help="evaluate every N steps (default: early-dense schedule)")
     option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
     option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
     option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
     option("--mixed-precision", choices=MIXED_PRECISION_CHOICES,
-           help="auto: bf16 where the GPU supports it, fp16 on other GPUs, no on CPU")
+           help="auto: bf16 on GPUs with native bf16 (compute capability 8.0+), fp16 below (T4, "
+                "V100), no on CPU")
     option("--gradient-checkpointing", action=argparse.BooleanOptionalAction, help="trade compute for memory")
     option("--cpu", action=argparse.BooleanOptionalAction, help="train on the CPU even if a GPU is present")
 
@@ -81,11 +87,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..profiles import describe, resolve
+    from ..profiles import describe, is_main_process, resolve
     from ..train import train
 
     cfg = resolve(args.profile, args.config, overrides_from_args(args))
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"albertzero train: profile {cfg.profile!r}, resolved settings:\n{describe(cfg)}", flush=True)
     train(cfg)
     return 0

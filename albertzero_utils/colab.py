@@ -1,0 +1,115 @@
+"""The real experiment on Google Colab: GPU runtime check, Drive for outputs, one comparison directory, time.
+
+Chapters 3, 4 and 5 all call :func:`comparison_dir`, so the comparison chapter 3 writes is the one chapters
+4 and 5 read, whatever the profile. With ``use_drive=True`` (Colab only) the outputs go to Google Drive, which
+outlives a disconnected runtime: rerunning the comparison cell then skips finished runs and resumes the rest.
+:func:`time_warning` turns the FLOP count of a run into hours for an *assumed* GPU throughput: an estimate,
+labelled as one, to compare with Colab's session limits before starting.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+DRIVE_MOUNT_POINT = Path("/content/drive")
+DRIVE_FOLDER = "albertZero"
+#: A free Colab runtime is recycled after at most 12 hours (often sooner, and after ~90 idle minutes).
+COLAB_SESSION_HOURS = 12.0
+#: SQuAD 2.0 sizes for cost estimates: questions per split; dev windows at 384/128 with albert-base-v2's
+#: tokenizer (counted with build_eval_features); the training split is assumed to have the same ratio.
+SQUAD_TRAIN_QUESTIONS, SQUAD_DEV_QUESTIONS, SQUAD_DEV_WINDOWS = 130_319, 11_873, 12_155
+#: ASSUMED sustained throughput (TFLOP/s) of fine-tuning albert-base-v2: not measured on this project.
+ASSUMED_TFLOPS = {"T4 fp16": 8.0, "A100 bf16": 80.0}
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def output_root(use_drive: bool = False, *, mount: Callable[[str], Any] | None = None) -> Path:
+    """Where the notebooks write runs: ``runs`` in the repository, or ``MyDrive/albertZero/runs`` on Google
+    Drive when `use_drive` (Colab only; Drive is mounted on first use, which asks for permission)."""
+    if not use_drive:
+        return Path("runs")
+    if not in_colab():
+        raise ConfigError("USE_DRIVE = True needs Google Colab (it mounts Google Drive); set USE_DRIVE = False")
+    if mount is None:
+        from google.colab import drive  # only importable inside Colab
+
+        mount = drive.mount
+    mount_point = DRIVE_MOUNT_POINT
+    if not (mount_point / "MyDrive").is_dir():
+        mount(str(mount_point))
+    root = mount_point / "MyDrive" / DRIVE_FOLDER / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def comparison_dir(profile: str, use_drive: bool = False, **drive_options: Any) -> Path:
+    """THE comparison directory of the notebooks for `profile` (chapters 3, 4 and 5 read and write it)."""
+    return output_root(use_drive, **drive_options) / "notebooks" / f"compare-{profile}"
+
+
+def check_gpu_runtime(profile: str, *, cuda_available: bool | None = None, device_name: str | None = None,
+                      capability: tuple[int, int] | None = None) -> str:
+    """A line naming the GPU and the precision `auto` will pick; ConfigError (saying how to get a GPU) when a
+    profile other than smoke finds none. The keyword arguments replace what torch reports (for tests)."""
+    if profile == "smoke":
+        return "smoke profile: trains on the CPU, no GPU needed"
+    import torch
+
+    from .run_setup import precision_for_capability
+
+    if cuda_available is None:
+        cuda_available = torch.cuda.is_available()
+    if not cuda_available:
+        how = ("in Colab choose Runtime > Change runtime type > T4 GPU (or better), then run the notebook again "
+               "from the top" if in_colab() else "run it on a machine with an NVIDIA GPU, or set PROFILE = 'smoke'")
+        raise ConfigError(f"profile {profile!r} needs a CUDA GPU and this runtime has none; {how}")
+    name = device_name or torch.cuda.get_device_name(0)
+    capability = capability or torch.cuda.get_device_capability(0)
+    precision = precision_for_capability(capability)
+    return (f"GPU: {name} (compute capability {capability[0]}.{capability[1]}; mixed precision auto -> "
+            f"{precision})")
+
+
+def squad_run_cost(cfg: Any) -> dict[str, Any]:
+    """`display.run_cost` of one run of `cfg` on SQuAD 2.0 with albert-base-v2 (FLOPs, steps, evaluations)."""
+    from .anatomy import encoder_flops_per_token, standard_configs
+    from .display import run_cost
+
+    per_token = encoder_flops_per_token(standard_configs()["albert-base"], seq_len=cfg.max_seq_length)["total"]
+    windows_per_question = SQUAD_DEV_WINDOWS / SQUAD_DEV_QUESTIONS
+    return run_cost(cfg, round(SQUAD_TRAIN_QUESTIONS * windows_per_question), SQUAD_DEV_QUESTIONS,
+                    windows_per_question, per_token)
+
+
+def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: str,
+                 session_hours: float = COLAB_SESSION_HOURS) -> str:
+    """Expected hours per run and per comparison of `runs` runs, LABELLED AS AN ESTIMATE, with what to do
+    when they exceed a Colab session."""
+    per_run = flops_per_run / (sustained_tflops * 1e12 * 3600)
+    total = per_run * runs
+    text = (f"ESTIMATE, not a measurement (FLOPs / an assumed {sustained_tflops:g} TFLOP/s on {gpu}): about "
+            f"{per_run:.1f} h per run, {total:.1f} h for the comparison's {runs} runs")
+    if total <= session_hours:
+        return text + f"; within one Colab session (at most {session_hours:g} h)."
+    text += (f"; longer than one Colab session (at most {session_hours:g} h): set USE_DRIVE = True so the runs "
+             f"outlive the runtime, and after a disconnect rerun the comparison cell (finished runs are skipped, "
+             f"the unfinished one resumes from its latest checkpoint)")
+    if per_run > session_hours:
+        text += "; even one run is longer than a session, so it will resume from checkpoints at least once"
+    return text + "."
+
+
+def estimate_banner(cfg: Any, runs: int, gpu: str | None = None) -> str:
+    """:func:`time_warning` of one comparison of `cfg` for each GPU in :data:`ASSUMED_TFLOPS` (or one)."""
+    flops = squad_run_cost(cfg)["flops"]
+    gpus = {gpu: ASSUMED_TFLOPS[gpu]} if gpu else ASSUMED_TFLOPS
+    return "\n".join(time_warning(flops, runs, tflops, name) for name, tflops in gpus.items())
+

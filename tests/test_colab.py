@@ -1,0 +1,81 @@
+"""Colab end to end, by injection: a fake `google.colab` (Drive mount), a runtime without/with a GPU."""
+from __future__ import annotations
+
+import importlib.machinery
+import math
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from albertzero_utils import colab, profiles
+from albertzero_utils.errors import ConfigError
+
+
+@pytest.fixture
+def fake_colab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Pretend to be inside Colab: `google.colab.drive.mount` records its calls and creates MyDrive."""
+    mounts: list[str] = []
+
+    def mount(mount_point: str) -> None:
+        mounts.append(mount_point)
+        (Path(mount_point) / "MyDrive").mkdir(parents=True)
+
+    google, google_colab = types.ModuleType("google"), types.ModuleType("google.colab")
+    google.__spec__ = importlib.machinery.ModuleSpec("google", None, is_package=True)
+    google_colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None, is_package=True)
+    google_colab.drive = types.SimpleNamespace(mount=mount)
+    google.colab = google_colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", google_colab)
+    monkeypatch.setattr(colab, "DRIVE_MOUNT_POINT", tmp_path / "drive")
+    return mounts
+
+
+def test_one_comparison_directory_per_profile_shared_by_the_notebooks(monkeypatch) -> None:
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    assert colab.comparison_dir("smoke") == Path("runs/notebooks/compare-smoke")
+    assert colab.comparison_dir("colab") == Path("runs/notebooks/compare-colab")
+    with pytest.raises(ConfigError, match="USE_DRIVE = True needs Google Colab"):
+        colab.comparison_dir("colab", use_drive=True)
+
+
+def test_drive_is_mounted_once_and_holds_the_comparison(fake_colab, tmp_path) -> None:
+    first = colab.comparison_dir("colab", use_drive=True)
+    assert first == tmp_path / "drive" / "MyDrive" / "albertZero" / "runs" / "notebooks" / "compare-colab"
+    assert first.parents[1].is_dir() and fake_colab == [str(tmp_path / "drive")]
+    assert colab.comparison_dir("colab", use_drive=True) == first and len(fake_colab) == 1  # already mounted
+
+
+def test_gpu_runtime_check_names_the_gpu_or_says_how_to_get_one(monkeypatch) -> None:
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab-test")  # how a Colab runtime identifies itself
+    assert "no GPU needed" in colab.check_gpu_runtime("smoke", cuda_available=False)
+    with pytest.raises(ConfigError, match=r"needs a CUDA GPU .*Runtime > Change runtime type > T4 GPU"):
+        colab.check_gpu_runtime("colab", cuda_available=False)
+    t4 = colab.check_gpu_runtime("colab", cuda_available=True, device_name="Tesla T4", capability=(7, 5))
+    assert t4 == "GPU: Tesla T4 (compute capability 7.5; mixed precision auto -> fp16)"
+    assert colab.check_gpu_runtime("paper", cuda_available=True, device_name="NVIDIA A100", capability=(8, 0)) \
+        .endswith("-> bf16)")
+
+
+def test_time_warning_is_labelled_an_estimate_and_compares_with_the_session() -> None:
+    hour_at_8 = 8e12 * 3600
+    short = colab.time_warning(hour_at_8, runs=6, sustained_tflops=8, gpu="T4 fp16")
+    assert short.startswith("ESTIMATE, not a measurement")
+    assert "1.0 h per run, 6.0 h for the comparison's 6 runs" in short
+    assert "within one Colab session" in short
+    long = colab.time_warning(3 * hour_at_8, runs=6, sustained_tflops=8, gpu="T4 fp16")
+    assert "longer than one Colab session" in long and "USE_DRIVE = True" in long and "even one run" not in long
+    assert "even one run is longer" in colab.time_warning(13 * hour_at_8, runs=1, sustained_tflops=8, gpu="T4")
+
+
+def test_the_colab_profile_estimate_comes_from_its_flop_count() -> None:
+    cfg = profiles.resolve("colab", overrides={"cpu": True, "require_gpu": False})
+    cost = colab.squad_run_cost(cfg)
+    windows = round(130_319 * 12_155 / 11_873)  # SQuAD 2.0 training questions x dev windows per question
+    assert cost["steps"] == math.ceil(windows / 32) and cost["train_windows"] == cost["steps"] * 32  # one epoch
+    lines = colab.estimate_banner(cfg, runs=6).splitlines()
+    assert len(lines) == len(colab.ASSUMED_TFLOPS) and all(line.startswith("ESTIMATE") for line in lines)
+    assert f"{cost['flops'] / (8e12 * 3600):.1f} h per run" in lines[0]
