@@ -31,6 +31,7 @@ from .pretrain_data import (IGNORE_INDEX, PretrainingDataset, build_segment_pair
                             split_documents)
 from .evaluation import quiet_unless
 from .run_files import MetricsLog, OutputDir, git_commit, package_versions
+from .train import micro_step
 from .run_setup import (EpochShuffleSampler, derive_seed, linear_schedule, make_accelerator, optimizer_for,
                         plan_batches)
 
@@ -176,15 +177,10 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
     main = accelerator.is_main_process
     say = (log or print) if main else (lambda _: None)
     out = OutputDir(cfg.output_dir, main=main)
-    out.check_writable()
     if cfg.resume_from_checkpoint == "latest" and out.is_finished():
         say(f"{out.path} is finished already (done.json): nothing to resume")
         return MetricsLog(out.path / "metrics.jsonl", main=True).read()
-    resume_dir = out.find_resume(cfg.resume_from_checkpoint, say)
-    accelerator.wait_for_everyone()
-    out.prepare(resume_dir, resume_requested=cfg.resume_from_checkpoint is not None,
-                overwrite=cfg.overwrite_output_dir)
-    accelerator.wait_for_everyone()
+    resume_dir = out.start(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, accelerator, say)
     setup = prepare_pretraining(cfg, accelerator)
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "loss_sum": 0.0, "loss_steps": 0, "metrics_records": 0,
              "elapsed_s": 0.0}
@@ -226,14 +222,7 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
         if state["batch_in_epoch"]:
             batches = accelerator.skip_first_batches(setup.train_loader, state["batch_in_epoch"])
         for batch in batches:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            losses.append(loss.detach().float())
+            losses.append(micro_step(accelerator, model, optimizer, batch, cfg.max_grad_norm))
             state["batch_in_epoch"] += 1
             if not accelerator.sync_gradients:
                 continue

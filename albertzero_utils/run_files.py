@@ -54,6 +54,16 @@ class OutputDir:
             raise CheckpointError(f"--resume-from-checkpoint {directory}: not a usable checkpoint ({problem})")
         return directory
 
+    def start(self, resume: str | None, overwrite: bool, accelerator: Any, say: Callable[[str], None]) -> Path | None:
+        """Check the directory, then prepare it for a fresh start or a resume (all processes in step); return
+        the checkpoint to resume from, or None."""
+        self.check_writable()
+        resume_dir = self.find_resume(resume, say)
+        accelerator.wait_for_everyone()
+        self.prepare(resume_dir, resume_requested=resume is not None, overwrite=overwrite)
+        accelerator.wait_for_everyone()
+        return resume_dir
+
     def existing_artifacts(self) -> list[str]:
         """Names of run files already present (a non-empty metrics.jsonl, checkpoints, final/, ...)."""
         found = []

@@ -38,6 +38,20 @@ class TrainResult:
     resumed_from: int | None
 
 
+def micro_step(accelerator: Accelerator, model: Any, optimizer: Any, batch: dict[str, torch.Tensor],
+               max_grad_norm: float) -> torch.Tensor:
+    """Forward and backward on one micro-batch; on the last micro-batch of a step (Accelerate's
+    ``sync_gradients``), clip the accumulated gradients and update. Returns the micro-batch's loss."""
+    with accelerator.accumulate(model):
+        loss = model(**batch).loss
+        accelerator.backward(loss)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad()
+    return loss.detach().float()
+
+
 def _fresh_state() -> dict[str, Any]:
     """The loop position and running sums, as saved in a checkpoint's trainer_state.json."""
     return {"step": 0, "epoch": 0, "batch_in_epoch": 0, "examples_seen": 0, "loss_sum": 0.0, "loss_steps": 0,
@@ -78,15 +92,10 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     main = accelerator.is_main_process
     say = (log or print) if main else (lambda _: None)
     out = OutputDir(cfg.output_dir, main=main)
-    out.check_writable()
     if cfg.resume_from_checkpoint == "latest" and out.is_finished():
         say(f"{out.path} is finished already (done.json): nothing to resume")
         return _finished_result(out)
-    resume_dir = out.find_resume(cfg.resume_from_checkpoint, say)
-    accelerator.wait_for_everyone()
-    out.prepare(resume_dir, resume_requested=cfg.resume_from_checkpoint is not None,
-                overwrite=cfg.overwrite_output_dir)
-    accelerator.wait_for_everyone()
+    resume_dir = out.start(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, accelerator, say)
     setup = prepare_run(cfg, accelerator)
     state = _fresh_state()
     if resume_dir is not None:
@@ -132,14 +141,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         if state["batch_in_epoch"]:
             batches = accelerator.skip_first_batches(setup.train_loader, state["batch_in_epoch"])
         for batch in batches:
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            losses.append(loss.detach().float())
+            losses.append(micro_step(accelerator, model, optimizer, batch, cfg.max_grad_norm))
             examples += batch["input_ids"].shape[0]
             state["batch_in_epoch"] += 1
             if not accelerator.sync_gradients:
