@@ -244,9 +244,10 @@ def plot_factorisation(rows: Sequence[Mapping[str, Any]], ax: Any = None) -> Any
     sizes = [row["embedding_size"] for row in rows]
     ax.plot(sizes, [row["factorised"] / 1e6 for row in rows], marker="o", label="factorised: V·E + E·H")
     ax.plot(sizes, [row["unfactorised"] / 1e6 for row in rows], linestyle="--", label="BERT-style: V·H")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("embedding size E (log scale)")
+    ax.set_xticks(range(0, max(sizes) + 1, 128))  # a linear axis: a cost linear in E is a straight line
+    ax.set_xlim(0, max(sizes) * 1.04)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("embedding size E")
     ax.set_ylabel("embedding weights (millions)")
     ax.set_title("Factorised embeddings (V = 30,000, H = 768)")
     ax.legend()

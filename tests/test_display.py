@@ -135,6 +135,7 @@ def test_plots_draw_one_artist_per_item() -> None:
     assert [round(p.get_height(), 6) for p in bars] == [6.0, 2.0, 4.0, 1.0]
     factor = display.plot_factorisation([{"embedding_size": 64, "factorised": 2e6, "unfactorised": 23e6}])
     assert len(factor.axes[0].lines) == 2
+    assert factor.axes[0].get_xscale() == "linear" and factor.axes[0].get_xlabel() == "embedding size E"
     rows = [{"layer": 1, "l2_distance": 2.0, "cosine_similarity": 0.5}]
     drift = display.plot_drift({"albert": rows, "bert": rows}, "random weights")
     assert len(drift.axes) == 2 and "random weights" in drift.axes[0].get_title()
