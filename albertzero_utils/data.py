@@ -23,9 +23,8 @@ from .features import (  # noqa: F401  (re-exported: the public data API)
     build_train_features,
     feature_cache_dir,
     inspect_features,
-    load_tokenizer,
-    match_original_albert_tokenization,
 )
+from .tokenization import load_tokenizer, match_original_albert_tokenization  # noqa: F401  (re-exported)
 
 SAMPLE_SOURCES = {"sample:train": paths.SAMPLE_TRAIN, "sample:dev": paths.SAMPLE_DEV}
 OFFLINE_HINT = (
