@@ -95,6 +95,11 @@ def squad_run_cost(cfg: Any) -> dict[str, Any]:
                     windows_per_question, per_token, tokens_per_window=tokens)
 
 
+def _duration(hours: float) -> str:
+    """'2.5 h', or minutes below an hour ('6 min'), so that a short run does not read '0.0 h'."""
+    return f"{hours:.1f} h" if hours >= 1 else f"{max(1, round(hours * 60))} min"
+
+
 def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: str,
                  session_hours: float = COLAB_SESSION_HOURS) -> str:
     """Expected hours per run and per comparison of `runs` runs, LABELLED AS AN ESTIMATE, with what to do
@@ -102,7 +107,7 @@ def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: 
     per_run = flops_per_run / (sustained_tflops * 1e12 * 3600)
     total = per_run * runs
     text = (f"ESTIMATE, not a measurement (FLOPs / an assumed {sustained_tflops:g} TFLOP/s on {gpu}): about "
-            f"{per_run:.1f} h per run, {total:.1f} h for the comparison's {runs} runs")
+            f"{_duration(per_run)} per run, {_duration(total)} for the comparison's {runs} runs")
     if total <= session_hours:
         return text + f"; within one Colab session (at most {session_hours:g} h)."
     text += (f"; longer than one Colab session (at most {session_hours:g} h): set USE_DRIVE = True so the runs "
