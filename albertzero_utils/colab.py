@@ -22,6 +22,9 @@ COLAB_SESSION_HOURS = 12.0
 #: SQuAD 2.0 sizes for cost estimates: questions per split; dev windows at 384/128 with albert-base-v2's
 #: tokenizer (counted with build_eval_features); the training split is assumed to have the same ratio.
 SQUAD_TRAIN_QUESTIONS, SQUAD_DEV_QUESTIONS, SQUAD_DEV_WINDOWS = 130_319, 11_873, 12_155
+#: Mean real tokens per 384-token window of the SQuAD 2.0 dev set (bench/results.json, ``mean_tokens``):
+#: with dynamic padding a batch costs its longest window, not 384, so this is what a window costs (about).
+SQUAD_MEAN_TOKENS_PER_WINDOW = 181
 #: ASSUMED sustained throughput (TFLOP/s) of fine-tuning albert-base-v2: not measured on this project.
 ASSUMED_TFLOPS = {"T4 fp16": 8.0, "A100 bf16": 80.0}
 
@@ -79,14 +82,22 @@ def check_gpu_runtime(profile: str, *, cuda_available: bool | None = None, devic
 
 
 def squad_run_cost(cfg: Any) -> dict[str, Any]:
-    """`display.run_cost` of one run of `cfg` on SQuAD 2.0 with albert-base-v2 (FLOPs, steps, evaluations)."""
+    """`display.run_cost` of one run of `cfg` on SQuAD 2.0 with albert-base-v2 (FLOPs, steps, evaluations),
+    with dynamic padding: each window costs its ~181 real tokens (:data:`SQUAD_MEAN_TOKENS_PER_WINDOW`, at most
+    ``max_seq_length``), not a full 384-token window. Batches padded to their longest window cost a little more."""
     from .anatomy import encoder_flops_per_token, standard_configs
     from .display import run_cost
 
-    per_token = encoder_flops_per_token(standard_configs()["albert-base"], seq_len=cfg.max_seq_length)["total"]
+    tokens = min(SQUAD_MEAN_TOKENS_PER_WINDOW, cfg.max_seq_length)
+    per_token = encoder_flops_per_token(standard_configs()["albert-base"], seq_len=tokens)["total"]
     windows_per_question = SQUAD_DEV_WINDOWS / SQUAD_DEV_QUESTIONS
     return run_cost(cfg, round(SQUAD_TRAIN_QUESTIONS * windows_per_question), SQUAD_DEV_QUESTIONS,
-                    windows_per_question, per_token)
+                    windows_per_question, per_token, tokens_per_window=tokens)
+
+
+def _duration(hours: float) -> str:
+    """'2.5 h', or minutes below an hour ('6 min'), so that a short run does not read '0.0 h'."""
+    return f"{hours:.1f} h" if hours >= 1 else f"{max(1, round(hours * 60))} min"
 
 
 def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: str,
@@ -96,7 +107,7 @@ def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: 
     per_run = flops_per_run / (sustained_tflops * 1e12 * 3600)
     total = per_run * runs
     text = (f"ESTIMATE, not a measurement (FLOPs / an assumed {sustained_tflops:g} TFLOP/s on {gpu}): about "
-            f"{per_run:.1f} h per run, {total:.1f} h for the comparison's {runs} runs")
+            f"{_duration(per_run)} per run, {_duration(total)} for the comparison's {runs} runs")
     if total <= session_hours:
         return text + f"; within one Colab session (at most {session_hours:g} h)."
     text += (f"; longer than one Colab session (at most {session_hours:g} h): set USE_DRIVE = True so the runs "

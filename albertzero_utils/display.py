@@ -315,9 +315,11 @@ def run_cli(command: Sequence[str], cwd: str | None = None) -> str:
 
 
 def run_cost(cfg: Any, train_windows: int, eval_questions: int, windows_per_question: float,
-             flops_per_token: float) -> dict[str, Any]:
+             flops_per_token: float, tokens_per_window: float | None = None) -> dict[str, Any]:
     """What one run of ``cfg`` (a TrainConfig) costs on one GPU, from data sizes: optimizer steps, evaluations,
-    windows processed and forward+backward FLOPs (training counts 3 forward passes, windows are padded)."""
+    windows processed and forward+backward FLOPs (training counts 3 forward passes). `tokens_per_window` is
+    the mean number of tokens a window really costs: with dynamic padding, its real tokens (not
+    ``max_seq_length``, the default, which counts every window padded to full length)."""
     import math
 
     from .evaluation import eval_schedule
@@ -329,6 +331,7 @@ def run_cost(cfg: Any, train_windows: int, eval_questions: int, windows_per_ques
     final = eval_questions if cfg.final_eval_full and per_eval < eval_questions else 0
     eval_windows = round((evaluations * per_eval + final) * windows_per_question)
     trained = steps * cfg.global_batch_size
+    tokens = cfg.max_seq_length if tokens_per_window is None else tokens_per_window
     return {"profile": cfg.profile, "steps": steps, "evaluations": evaluations, "eval_questions_each": per_eval,
             "final_full_eval": bool(final), "train_windows": trained, "eval_windows": eval_windows,
-            "flops": (3 * trained + eval_windows) * cfg.max_seq_length * flops_per_token}
+            "tokens_per_window": tokens, "flops": (3 * trained + eval_windows) * tokens * flops_per_token}

@@ -132,6 +132,8 @@ def _judge(gain: Mapping[str, Any], confidence: float) -> str:
         return "not measured"
     if gain["low"] is None:
         return f"{gain['mean']:+.2f} points (no interval with 1 seed: no claim is possible)"
+    if gain["low"] == gain["high"]:  # zero spread: every seed gave the same difference
+        return f"{gain['mean']:+.2f} points (identical on every seed: zero spread, no interval to judge)"
     if gain["low"] <= 0.0 <= gain["high"]:
         call = "includes 0: not distinguishable from seed-to-seed noise"
     else:

@@ -55,11 +55,22 @@ def _draw(ax: Axes, x: list[float], stats: list[Mapping[str, Any]], label: str) 
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
+def _clip_percent(ax: Axes) -> None:
+    """Keep a percentage axis within [0, 100]: a t-interval over few seeds knows nothing of that range, so
+    its band can run past it; the band is cut at the edge of what a score can be."""
+    low, high = ax.get_ylim()
+    if low < 0.0 or high > 100.0:
+        ax.set_ylim(max(low, 0.0), min(high, 100.0))
+
+
 def _draw_arms(ax: Axes, summary: Mapping[str, Any], metric: str) -> None:
     x = _x(summary)
     for arm in summary["arms"]:
         _draw(ax, x, [p["arms"][arm][metric] for p in summary["points"]], arm)
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    label = METRIC_LABELS.get(metric, metric)
+    if "(%)" in label:
+        _clip_percent(ax)
+    ax.set_ylabel(label)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
 
@@ -71,6 +82,11 @@ def _shade_early(ax: Axes, summary: Mapping[str, Any], label: str | None) -> Non
         ax.axvspan(0.0, early[-1], color="0.85", zorder=0, label=label)
 
 
+def _title(text: str, subject: str | None) -> str:
+    """`text`, then the model and profile the figure is about (e.g. "tiny-random ALBERT, smoke profile")."""
+    return f"{text}\n{subject}" if subject else text
+
+
 def _save(fig: Figure, path: str | os.PathLike | None) -> None:
     """Write the PNG atomically (temp file, then os.replace)."""
     if path is not None:
@@ -78,8 +94,9 @@ def _save(fig: Figure, path: str | os.PathLike | None) -> None:
 
 
 def plot_early_gain(summary: Mapping[str, Any], path: str | os.PathLike | None = None,
-                    metric: str | None = None) -> Figure:
-    """Top: `metric` (default: the headline) per arm with CI bands; bottom: paired gain with CI and y = 0."""
+                    metric: str | None = None, subject: str | None = None) -> Figure:
+    """Top: `metric` (default: the headline) per arm with CI bands; bottom: paired gain with CI and y = 0.
+    `subject` names the model and profile in the title."""
     metric = metric or headline(summary)
     fig = Figure(figsize=(8, 7.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
@@ -98,42 +115,46 @@ def plot_early_gain(summary: Mapping[str, Any], path: str | os.PathLike | None =
     bottom.set_xlabel(X_LABEL)
     bottom.grid(alpha=0.3)
     bottom.legend(loc="best", fontsize="small")
-    fig.suptitle(f"Re-init vs baseline during fine-tuning\n{label[:1].upper()}{label[1:]} on the evaluation set")
+    fig.suptitle(_title(f"Re-init vs baseline during fine-tuning\n{label[:1].upper()}{label[1:]} on the "
+                        "evaluation set", subject))
     _save(fig, path)
     return fig
 
 
-def plot_loss_curves(summary: Mapping[str, Any], path: str | os.PathLike | None = None) -> Figure:
+def plot_loss_curves(summary: Mapping[str, Any], path: str | os.PathLike | None = None,
+                     subject: str | None = None) -> Figure:
     """Training loss per arm vs examples seen, with CI bands."""
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
     _draw_arms(ax, summary, "train_loss")
     ax.set_xlabel(X_LABEL)
     ax.set_title(_band_note(summary), fontsize="medium")
-    fig.suptitle("Training loss by arm")
+    fig.suptitle(_title("Training loss by arm", subject))
     _save(fig, path)
     return fig
 
 
-def plot_hasans_noans(summary: Mapping[str, Any], path: str | os.PathLike | None = None) -> Figure:
-    """Two panels: F1 on answerable (HasAns) and on unanswerable (NoAns) questions, per arm."""
+def plot_hasans_noans(summary: Mapping[str, Any], path: str | os.PathLike | None = None,
+                      subject: str | None = None) -> Figure:
+    """Two panels: F1 on answerable (HasAns) and on unanswerable (NoAns) questions, per arm; bands that run
+    past [0, 100] are cut at the axis."""
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     panels = (("HasAns_f1", "answerable questions (HasAns)"), ("NoAns_f1", "unanswerable questions (NoAns)"))
     for ax, (metric, title) in zip(fig.subplots(1, 2, sharex=True), panels, strict=True):
         _draw_arms(ax, summary, metric)
         ax.set_xlabel(X_LABEL)
         ax.set_title(title, fontsize="medium")
-    fig.suptitle(f"F1 by question type and arm ({_band_note(summary)})")
+    fig.suptitle(_title(f"F1 by question type and arm ({_band_note(summary)}; axes cut at 0 and 100)", subject))
     _save(fig, path)
     return fig
 
 
-def write_figures(summary: Mapping[str, Any], out_dir: str | os.PathLike) -> list[Path]:
-    """Draw the three standard figures into `out_dir`; return the paths written."""
+def write_figures(summary: Mapping[str, Any], out_dir: str | os.PathLike, subject: str | None = None) -> list[Path]:
+    """Draw the three standard figures into `out_dir` (titles naming `subject`); return the paths written."""
     out = Path(out_dir)
     drawers = {"early_gain": plot_early_gain, "loss_curves": plot_loss_curves, "hasans_noans": plot_hasans_noans}
     written = []
     for key, draw in drawers.items():
-        draw(summary, out / FIGURE_FILES[key])
+        draw(summary, out / FIGURE_FILES[key], subject=subject)
         written.append(out / FIGURE_FILES[key])
     return written

@@ -156,6 +156,8 @@ def _judge(gain: Mapping[str, Any], higher_is_better: bool, unit: str, confidenc
         return "not measured (no evaluation point)"
     if gain["ci_low"] is None:
         return f"{gain['mean']:+.2f}{unit} (no interval)"
+    if gain["ci_low"] == gain["ci_high"]:  # zero spread: every seed gave the same difference
+        return f"{gain['mean']:+.2f}{unit} (identical on every seed: zero spread, no interval to judge)"
     if gain["ci_low"] <= 0.0 <= gain["ci_high"]:
         verdict = "includes 0, so it is not distinguishable from seed-to-seed noise"
     else:

@@ -69,6 +69,8 @@ def test_time_warning_is_labelled_an_estimate_and_compares_with_the_session() ->
     long = colab.time_warning(3 * hour_at_8, runs=6, sustained_tflops=8, gpu="T4 fp16")
     assert "longer than one Colab session" in long and "USE_DRIVE = True" in long and "even one run" not in long
     assert "even one run is longer" in colab.time_warning(13 * hour_at_8, runs=1, sustained_tflops=8, gpu="T4")
+    quick = colab.time_warning(hour_at_8 / 10, runs=6, sustained_tflops=8, gpu="A100")  # not "0.1 h" or "0.0 h"
+    assert "about 6 min per run, 36 min for the comparison's 6 runs" in quick
 
 
 def test_the_colab_profile_estimate_comes_from_its_flop_count() -> None:
@@ -78,4 +80,6 @@ def test_the_colab_profile_estimate_comes_from_its_flop_count() -> None:
     assert cost["steps"] == math.ceil(windows / 32) and cost["train_windows"] == cost["steps"] * 32  # one epoch
     lines = colab.estimate_banner(cfg, runs=6).splitlines()
     assert len(lines) == len(colab.ASSUMED_TFLOPS) and all(line.startswith("ESTIMATE") for line in lines)
-    assert f"{cost['flops'] / (8e12 * 3600):.1f} h per run" in lines[0]
+    assert cost["tokens_per_window"] == colab.SQUAD_MEAN_TOKENS_PER_WINDOW  # dynamic padding: real tokens
+    minutes = round(cost["flops"] / (8e12 * 3600) * 60)
+    assert cost["flops"] < 8e12 * 3600 and f"about {minutes} min per run" in lines[0]

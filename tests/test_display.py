@@ -199,3 +199,12 @@ def test_run_cost_counts_steps_evaluations_and_flops() -> None:
     short = display.run_cost(resolve("smoke", overrides={"max_steps": 8}), 925, 212, 1.3, 1.0)
     cfg = resolve("smoke", overrides={"max_steps": 8})
     assert short["steps"] == 8 and short["evaluations"] == len(eval_schedule(8, late_count=cfg.eval_late_count))
+
+
+def test_run_cost_counts_the_real_tokens_of_dynamically_padded_windows() -> None:
+    from albertzero_utils.profiles import resolve
+
+    padded = display.run_cost(resolve("colab"), 1000, 500, 1.5, 2.0)
+    dynamic = display.run_cost(resolve("colab"), 1000, 500, 1.5, 2.0, tokens_per_window=181)
+    assert padded["tokens_per_window"] == 384 and dynamic["tokens_per_window"] == 181
+    assert dynamic["flops"] == pytest.approx(padded["flops"] * 181 / 384)

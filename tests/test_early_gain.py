@@ -78,3 +78,13 @@ def test_final_gain_is_null_without_a_final_evaluation(tmp_path: Path) -> None:
     summary = summarize(tmp_path)
     assert summary["final_gain"] is None and summary["power"]["seeds_needed"] is None
     assert summary["early_auc_gain"]["low"] is None and "no claim" in summary["verdict"]
+
+
+def test_verdict_calls_a_zero_spread_gain_identical_on_every_seed() -> None:
+    from albertzero_utils.early_gain import verdict
+
+    zero = {"arm": "reinit", "metric": "NoAns_f1", "mean": 0.0, "low": 0.0, "high": 0.0, "std": 0.0, "n": 3}
+    summary = {"early_auc_gain": zero, "final_gain": None, "confidence": 0.95, "baseline": "baseline",
+               "early_window": {"definition": "steps 1-2"}, "power": {"text": "n/a"}}
+    text = verdict(summary)
+    assert "identical on every seed" in text and "includes 0" not in text

@@ -113,3 +113,12 @@ def test_chapters_3_to_5_share_the_comparison_settings() -> None:
 
     assert overrides_line("03_finetune_reinit.ipynb") == overrides_line("04_early_gain.ipynb") \
         == overrides_line("05_ask_albertzero.ipynb")
+
+
+@pytest.mark.parametrize("name", NAMES[2:])
+def test_chapters_3_to_5_use_the_one_comparison_directory_and_the_quiet_setup(name: str) -> None:
+    """Chapter 3 writes, 4 and 5 read, the directory colab.comparison_dir names: never a hard-coded path."""
+    text = "\n".join(source(cell) for cell in code_cells(load(name)))
+    assert "colab.comparison_dir(PROFILE, use_drive=USE_DRIVE)" in text
+    assert '"runs/notebooks/compare' not in text
+    assert "notebook_tools.quiet_notebook()" in text and "hf_logging" not in text

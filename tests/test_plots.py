@@ -92,3 +92,15 @@ def test_plot_command_without_runs_is_a_one_line_error(tmp_path: Path, capsys) -
     assert main(["plot", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("albertzero plot: error:")
+
+
+def test_titles_name_the_subject_and_percent_axes_stay_within_0_and_100(summary: dict) -> None:
+    subject = "tiny-random ALBERT, smoke profile"
+    assert subject in plot_early_gain(summary, subject=subject).get_suptitle()
+    assert subject in plot_loss_curves(summary, subject=subject).get_suptitle()
+    wide = json.loads(json.dumps(summary))  # a band far outside [0, 100], as a t-interval over 3 seeds can give
+    for point in wide["points"]:
+        point["arms"]["baseline"]["NoAns_f1"].update(mean=50.0, ci_low=-81.0, ci_high=131.0)
+    split = plot_hasans_noans(wide, subject=subject)
+    assert subject in split.get_suptitle() and "cut at 0 and 100" in split.get_suptitle()
+    assert split.axes[1].get_ylim() == (0.0, 100.0)

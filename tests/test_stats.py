@@ -129,3 +129,12 @@ def test_conclusion_with_one_seed_claims_nothing() -> None:
     assert "real" not in text and "CI" not in text
     assert summary["early_gain"]["reinit"]["f1"]["ci_low"] is None
     assert summary["points"][1]["gains"]["reinit"]["f1"]["mean"] == pytest.approx(5.0)
+
+
+def test_conclusion_calls_a_zero_spread_gain_identical_not_includes_zero() -> None:
+    # Both arms score the same on every seed (as NoAns F1 = 0 for a model that never abstains): the interval has
+    # zero width, and "the CI includes 0" would wrongly suggest an interval was judged.
+    summary = _summary({"baseline": {0: [0, 0, 0, 0], 1: [0, 0, 0, 0], 2: [0, 0, 0, 0]},
+                        "reinit": {0: [0, 0, 0, 0], 1: [0, 0, 0, 0], 2: [0, 0, 0, 0]}}, STEPS, early=[10, 20])
+    text = conclusion(summary)
+    assert "identical on every seed" in text and "includes 0" not in text
