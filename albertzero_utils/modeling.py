@@ -251,8 +251,9 @@ def load_model_config(name_or_dir: str | Path) -> PretrainedConfig:
 
 
 def has_weights(name_or_dir: str | Path) -> bool:
-    """True for a hub id or a directory holding weights; False for a config-only directory."""
-    path = Path(name_or_dir).expanduser()
+    """True for a hub id or a directory holding weights; False for a config-only directory (or a named
+    embedded model without weights, such as ``tiny-random``)."""
+    path = Path(model_location(name_or_dir)).expanduser()
     return not path.is_dir() or any((path / name).is_file() for name in WEIGHT_FILES)
 
 

@@ -5,6 +5,7 @@ goes through Agg), nothing global is left open, and a returned Figure still disp
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -147,6 +148,27 @@ def plot_hasans_noans(summary: Mapping[str, Any], path: str | os.PathLike | None
     fig.suptitle(_title(f"F1 by question type and arm ({_band_note(summary)}; axes cut at 0 and 100)", subject))
     _save(fig, path)
     return fig
+
+
+def subject_of(summary: Mapping[str, Any], compare_dir: str | os.PathLike) -> str | None:
+    """What a comparison's figures are of, from its first run's config.json (None without one): the model
+    (``tiny-random ALBERT``, ``... (random weights)`` for any other config-only model) and the profile."""
+    from .experiment import run_dir
+    from .modeling import has_weights
+    from .paths import TINY_MODEL_DIR, model_location
+
+    path = run_dir(compare_dir, summary["arms"][0], summary["seeds"][0]) / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text(encoding="utf-8"))
+    model = config["model"]
+    if Path(model_location(model)).resolve() == TINY_MODEL_DIR.resolve():
+        name = "tiny-random ALBERT"
+    elif not has_weights(model):
+        name = f"{os.path.relpath(model_location(model))} (random weights)"
+    else:
+        name = os.path.relpath(model) if os.path.isdir(model) else model
+    return f"{name}, {config['profile']} profile"
 
 
 def write_figures(summary: Mapping[str, Any], out_dir: str | os.PathLike, subject: str | None = None) -> list[Path]:

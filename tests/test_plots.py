@@ -13,6 +13,7 @@ from albertzero_utils.plots import (
     plot_early_gain,
     plot_hasans_noans,
     plot_loss_curves,
+    subject_of,
     write_figures,
 )
 
@@ -104,3 +105,20 @@ def test_titles_name_the_subject_and_percent_axes_stay_within_0_and_100(summary:
     split = plot_hasans_noans(wide, subject=subject)
     assert subject in split.get_suptitle() and "cut at 0 and 100" in split.get_suptitle()
     assert split.axes[1].get_ylim() == (0.0, 100.0)
+
+
+@pytest.mark.parametrize(("model", "profile", "expected"), [
+    ("data/tiny-albert", "smoke", "tiny-random ALBERT, smoke profile"),
+    ("tiny-random", "smoke", "tiny-random ALBERT, smoke profile"),
+    ("albert/albert-base-v2", "colab", "albert/albert-base-v2, colab profile"),
+])
+def test_figures_name_the_model_and_profile_of_the_comparison(tmp_path: Path, model: str, profile: str,
+                                                              expected: str) -> None:
+    from albertzero_utils import paths
+
+    compare_dir = make_comparison(tmp_path / "cmp")
+    summary = summarize(compare_dir)
+    assert subject_of(summary, compare_dir) is None  # no config.json: no subject
+    location = str(paths.REPO_ROOT / model) if model.startswith("data/") else model
+    (compare_dir / "baseline" / "seed-0" / "config.json").write_text(json.dumps({"model": location, "profile": profile}))
+    assert subject_of(summary, compare_dir) == expected

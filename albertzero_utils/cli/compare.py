@@ -74,7 +74,7 @@ def format_table(summary: dict[str, Any], metric: str | None = None) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..experiment import parse_arms, parse_seeds, run_comparison
     from ..stats import conclusion
-    from ..plots import write_figures
+    from ..plots import subject_of, write_figures
     from ..profiles import is_main_process, resolve
 
     arms = parse_arms(args.arms)
@@ -101,6 +101,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{format_table(summary, metric)}\n\n{conclusion(summary, metric)}")
     print(f"\n{summary['verdict']}\n")
     print(out / "summary.json")
-    for path in write_figures(summary, out):
+    for path in write_figures(summary, out, subject=subject_of(summary, out)):
         print(path)
     return 0

@@ -26,12 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..experiment import summarize
     from ..fileio import write_json_atomic
-    from ..plots import write_figures
+    from ..plots import subject_of, write_figures
 
     for compare_dir in args.compare_dirs:
         summary = summarize(compare_dir, early_fraction=args.early_fraction)
         write_json_atomic(compare_dir / "summary.json", summary)
         print(compare_dir / "summary.json")
-        for path in write_figures(summary, compare_dir):
+        for path in write_figures(summary, compare_dir, subject=subject_of(summary, compare_dir)):
             print(path)
     return 0
