@@ -38,8 +38,8 @@ RESULTS = REPO_ROOT / "bench" / "results.json"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=RESULTS, help="results file (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the fast benchmarks (default: 3)")
-    parser.add_argument("--feature-runs", type=int, default=1, help="runs of the feature benchmark (default: 1)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of the fast benchmarks (default: 5)")
+    parser.add_argument("--feature-runs", type=int, default=3, help="runs of the feature benchmark (default: 3)")
     parser.add_argument("--train-steps", type=int, default=11, help="optimizer steps per training run (default: 11)")
     parser.add_argument("--train-batch-size", type=int, default=16, help="training batch size (default: 16, smoke)")
     parser.add_argument("--threads", type=int, default=1,
