@@ -165,10 +165,11 @@ def optimizer_for(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW
 
 
 def linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up from 0 over `warmup` steps, then linear decay to 0 at `total`."""
+    """Linear warm-up over `warmup` steps (step k of them at k/warmup of the peak, so the first step already
+    trains), then linear decay to 0 at `total`."""
     def factor(step: int) -> float:
         if step < warmup:
-            return step / max(1, warmup)
+            return (step + 1) / warmup
         return max(0.0, (total - step) / max(1, total - warmup))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -344,3 +344,17 @@ def test_the_tokenizer_segmentation_is_a_recorded_setting(tmp_path, monkeypatch)
     assert asked == [{"match_original_albert": True}]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["match_original_albert_tokenizer"] is True
     assert resolve("smoke").match_original_albert_tokenizer is False  # a real run uses the Hub tokenizer as shipped
+
+
+def test_linear_schedule_trains_from_the_first_step_and_peaks_at_the_end_of_warmup() -> None:
+    from albertzero_utils.run_setup import linear_schedule
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = linear_schedule(optimizer, warmup=4, total=10)
+    rates = []
+    for _ in range(10):
+        rates.append(scheduler.get_last_lr()[0])  # the rate the next optimizer step uses
+        optimizer.step()
+        scheduler.step()
+    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])  # no step at learning rate 0
+    assert rates[4:] == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
