@@ -152,18 +152,21 @@ def plot_hasans_noans(summary: Mapping[str, Any], path: str | os.PathLike | None
 
 def subject_of(summary: Mapping[str, Any], compare_dir: str | os.PathLike) -> str | None:
     """What a comparison's figures are of, from its first run's config.json (None without one): the model
-    (``tiny-random ALBERT``, ``... (random weights)`` for any other config-only model) and the profile."""
+    (a named embedded model as ``NAME ALBERT``, plus `` (pretrained)`` when it has weights; ``... (random
+    weights)`` for any other config-only model) and the profile."""
     from .experiment import run_dir
     from .modeling import has_weights
-    from .paths import TINY_MODEL_DIR, model_location
+    from .paths import NAMED_MODELS, model_location
 
     path = run_dir(compare_dir, summary["arms"][0], summary["seeds"][0]) / "config.json"
     if not path.is_file():
         return None
     config = json.loads(path.read_text(encoding="utf-8"))
     model = config["model"]
-    if Path(model_location(model)).resolve() == TINY_MODEL_DIR.resolve():
-        name = "tiny-random ALBERT"
+    named = {str(directory.resolve()): name for name, directory in NAMED_MODELS.items()}
+    name = named.get(str(Path(model_location(model)).resolve()))
+    if name is not None:
+        name = f"{name} ALBERT" + (" (pretrained)" if has_weights(model) else "")
     elif not has_weights(model):
         name = f"{os.path.relpath(model_location(model))} (random weights)"
     else:

@@ -27,10 +27,10 @@ from . import checkpoint, paths, profiles
 from .data import load_tokenizer
 from .errors import ConfigError, TrainingDivergedError
 from .modeling import seeded_init
-from .pretrain_data import (IGNORE_INDEX, PretrainingDataset, build_segment_pairs, collate, read_documents,
+from .pretrain_data import (IGNORE_INDEX, MASK_PROBABILITY, PretrainingDataset, build_segment_pairs, collate, read_documents,
                             split_documents)
 from .evaluation import quiet_unless
-from .run_files import MetricsLog, OutputDir, git_commit, package_versions
+from .run_files import MetricsLog, OutputDir, git_commit, machine, package_versions
 from .train import micro_step
 from .run_setup import (EpochShuffleSampler, derive_seed, linear_schedule, make_accelerator, optimizer_for,
                         plan_batches)
@@ -47,6 +47,8 @@ class PretrainConfig:
     seed: int = 0
     heldout_share: float = 0.05
     max_seq_length: int = 128
+    # share of tokens masked in training (ALBERT: 0.15); held-out data is always masked at 0.15
+    mask_probability: float = MASK_PROBABILITY
     max_steps: int = 1000
     global_batch_size: int = 32  # pairs per optimizer step over all processes (as in train: see plan_batches)
     micro_batch_size: int | None = None  # at most this many pairs per forward pass of one process
@@ -100,6 +102,8 @@ def validate(cfg: PretrainConfig) -> None:
         raise ConfigError(f"--max-seq-length {cfg.max_seq_length}: too short for two segments")
     if not cfg.learning_rate > 0 or not 0 <= cfg.warmup_ratio < 1 or not 0 < cfg.heldout_share < 1:
         raise ConfigError("--learning-rate must be > 0, --warmup-ratio in [0, 1), --heldout-share in (0, 1)")
+    if not 0 < cfg.mask_probability < 1:
+        raise ConfigError(f"--mask-probability must be in (0, 1), not {cfg.mask_probability}")
     if not Path(cfg.corpus).expanduser().is_file():
         raise ConfigError(f"--corpus {cfg.corpus}: no such file")
     if not (Path(cfg.model_config).expanduser() / "config.json").is_file():
@@ -131,7 +135,8 @@ def prepare_pretraining(cfg: PretrainConfig, accelerator: Accelerator) -> Pretra
     train_docs, heldout_docs = split_documents(read_documents(cfg.corpus), cfg.heldout_share)
     train_pairs = build_segment_pairs(train_docs, tokenizer, cfg.max_seq_length)
     heldout_pairs = build_segment_pairs(heldout_docs, tokenizer, cfg.max_seq_length)
-    train_data = PretrainingDataset(train_pairs, tokenizer, derive_seed(cfg.seed, "pretraining-data"))
+    train_data = PretrainingDataset(train_pairs, tokenizer, derive_seed(cfg.seed, "pretraining-data"),
+                                    mask_probability=cfg.mask_probability)
     heldout_data = PretrainingDataset(heldout_pairs, tokenizer, seed=0, vary_by_epoch=False)
     # Each loader has a generator of its own: starting an iteration then leaves the global RNG (dropout) alone.
     loader = partial(torch.utils.data.DataLoader, collate_fn=partial(collate, tokenizer))
@@ -192,7 +197,8 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
     out.write_json("config.json", {**dataclasses.asdict(cfg), "device": str(accelerator.device),
                                    "num_processes": accelerator.num_processes,
                                    "mixed_precision_resolved": accelerator.mixed_precision, **setup.sizes,
-                                   "versions": package_versions(), "git_commit": git_commit()})
+                                   "machine": machine(), "versions": package_versions(),
+                                   "git_commit": git_commit()})
     started, elapsed_before = time.monotonic(), state["elapsed_s"]
     say(f"pretraining {setup.total_steps} steps on {accelerator.device} x{accelerator.num_processes}: "
         f"{setup.sizes['train_pairs']} training pairs, {setup.sizes['heldout_pairs']} held-out; output in {out.path}")

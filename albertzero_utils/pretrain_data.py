@@ -7,9 +7,9 @@ boundary. Each time an example is read, :class:`PretrainingDataset` decides, fro
 
 - **sentence-order prediction (SOP)**: with probability 1/2 the two segments are swapped, label 1
   ("swapped"), else label 0. Both segments come from one document, so, unlike BERT's next-sentence
-  prediction, topic gives nothing away: only coherence and order do (section 4.2 of the paper);
+  prediction, topic gives nothing away: only coherence and order do (section 3.1 of the paper);
 - **n-gram masking**: spans of n = 1, 2 or 3 tokens, n drawn with p(n) proportional to 1/n (section 4.1),
-  are chosen until 15% of the tokens are covered; each chosen token becomes ``[MASK]`` 80% of the time, a
+  are chosen until a share of the tokens is covered (ALBERT's 15% by default; ``mask_probability``); each chosen token becomes ``[MASK]`` 80% of the time, a
   random token 10%, itself 10%, and is predicted by the masked-LM head.
 
 Deciding from (seed, epoch, index) makes the data a function of the seed: a resumed run reads exactly the
@@ -28,6 +28,8 @@ import torch
 
 from .errors import DataError
 
+#: ALBERT's (and BERT's) share of masked tokens. Held-out data is always masked at this share, so that
+#: held-out MLM figures compare across runs whatever share a run trains with.
 MASK_PROBABILITY = 0.15
 MAX_NGRAM = 3
 IGNORE_INDEX = -100  # labels of tokens that are not predicted
@@ -105,10 +107,12 @@ def example_rng(seed: int, epoch: int, index: int) -> random.Random:
 
 
 def ngram_mask(input_ids: list[int], candidates: list[int], rng: random.Random, *, mask_id: int,
-               vocab_size: int, special_ids: set[int]) -> tuple[list[int], list[int]]:
-    """Mask n-gram spans of ``candidates`` (positions) until 15% of them are covered; return ids and labels."""
+               vocab_size: int, special_ids: set[int],
+               mask_probability: float = MASK_PROBABILITY) -> tuple[list[int], list[int]]:
+    """Mask n-gram spans of ``candidates`` (positions) until ``mask_probability`` of them are covered; return
+    ids and labels."""
     weights = [1 / n for n in range(1, MAX_NGRAM + 1)]
-    target = max(1, round(MASK_PROBABILITY * len(candidates)))
+    target = max(1, round(mask_probability * len(candidates)))
     starts = candidates[:]
     rng.shuffle(starts)
     chosen: set[int] = set()
@@ -146,9 +150,10 @@ class PretrainingDataset(torch.utils.data.Dataset):
     are comparable (Accelerate calls ``set_epoch`` each time a loader is iterated).
     """
 
-    def __init__(self, pairs: list[SegmentPair], tokenizer: Any, seed: int, *, vary_by_epoch: bool = True) -> None:
+    def __init__(self, pairs: list[SegmentPair], tokenizer: Any, seed: int, *, vary_by_epoch: bool = True,
+                 mask_probability: float = MASK_PROBABILITY) -> None:
         self.pairs, self.tokenizer, self.seed, self.epoch = pairs, tokenizer, seed, 0
-        self.vary_by_epoch = vary_by_epoch
+        self.vary_by_epoch, self.mask_probability = vary_by_epoch, mask_probability
         self.special_ids = set(tokenizer.all_special_ids)
 
     def set_epoch(self, epoch: int) -> None:
@@ -167,9 +172,19 @@ class PretrainingDataset(torch.utils.data.Dataset):
         input_ids = [cls, *first, sep, *second, sep]
         candidates = [p for p, t in enumerate(input_ids) if t not in (cls, sep)]
         masked, labels = ngram_mask(input_ids, candidates, rng, mask_id=self.tokenizer.mask_token_id,
-                                    vocab_size=len(self.tokenizer), special_ids=self.special_ids)
+                                    vocab_size=len(self.tokenizer), special_ids=self.special_ids,
+                                    mask_probability=self.mask_probability)
         return {"input_ids": masked, "token_type_ids": [0] * (len(first) + 2) + [1] * (len(second) + 1),
                 "attention_mask": [1] * len(input_ids), "labels": labels, "sentence_order_label": int(swapped)}
+
+
+def render_example(example: dict[str, Any], tokenizer: Any) -> str:
+    """One example as the model sees it, each masked position as ``SEEN(target)``, and its SOP label."""
+    seen = tokenizer.convert_ids_to_tokens(example["input_ids"])
+    shown = [token if label == IGNORE_INDEX else f"{token}({tokenizer.convert_ids_to_tokens(label)})"
+             for token, label in zip(seen, example["labels"])]
+    order = "swapped (label 1)" if example["sentence_order_label"] else "in order (label 0)"
+    return f"{' '.join(shown)}\n-> segments {order}"
 
 
 def collate(tokenizer: Any, examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

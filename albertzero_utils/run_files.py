@@ -197,6 +197,20 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def machine() -> dict[str, Any]:
+    """The machine a run ran on: CPU model, logical CPUs, torch's thread count and the OS (for model cards)."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform()}
+
+
 def run_info(accelerator: Any, setup: Any, mixed_precision: str) -> dict[str, Any]:
     """What config.json records beside the settings: where and how the run ran, and its plan."""
     import torch
@@ -208,4 +222,4 @@ def run_info(accelerator: Any, setup: Any, mixed_precision: str) -> dict[str, An
             "mixed_precision_resolved": mixed_precision, "total_steps": setup.total_steps,
             "steps_per_epoch": setup.steps_per_epoch, "epochs_run": setup.num_epochs,
             "eval_schedule": setup.schedule, "reinit_parameters": setup.reinit_parameters, **setup.sizes,
-            "versions": package_versions(), "git_commit": git_commit()}
+            "machine": machine(), "versions": package_versions(), "git_commit": git_commit()}

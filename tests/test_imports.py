@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio"),
     ("metrics", "tokenization"),
     ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
-    ("batching", "predict", "profiles", "checkpoint", "run_files"),
+    ("batching", "predict", "profiles", "checkpoint", "run_files", "model_card"),
     ("run_setup", "evaluation"),
     ("train", "pretrain"),
     ("stats", "early_gain", "experiment"),

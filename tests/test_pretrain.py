@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from albertzero_utils import paths
+from albertzero_utils import model_card, paths
 from albertzero_utils.cli import main
 from albertzero_utils.data import load_tokenizer
 from albertzero_utils.modeling import load_qa_model
 from albertzero_utils.pretrain import PretrainConfig, pretrain, resolve
 from albertzero_utils.pretrain_data import (IGNORE_INDEX, PretrainingDataset, build_segment_pairs, ngram_mask,
-                                            read_documents, example_rng)
+                                            read_documents, example_rng, render_example)
 from albertzero_utils.errors import ConfigError, DataError
 
 SMALL = dict(max_steps=4, eval_steps=2, global_batch_size=4, eval_batch_size=16, max_seq_length=48, heldout_share=0.2)
@@ -47,12 +47,13 @@ def test_segment_pairs_fit_the_sequence_and_keep_sentence_order(tokenizer) -> No
     assert pairs[0].first + pairs[0].second == first_document[:len(pairs[0].first) + len(pairs[0].second)]
 
 
-def test_ngram_masking_covers_15_percent_in_spans_of_one_to_three(tokenizer) -> None:
+@pytest.mark.parametrize("share", [0.15, 0.4])
+def test_ngram_masking_covers_the_share_in_spans_of_one_to_three(tokenizer, share: float) -> None:
     ids = list(range(10, 210))
     masked_share, span_lengths, replaced = [], [], []
     for seed in range(50):
         masked, labels = ngram_mask(ids, list(range(len(ids))), example_rng(seed, 0, 0), mask_id=4,
-                                    vocab_size=len(tokenizer), special_ids={0, 1, 2, 3, 4})
+                                    vocab_size=len(tokenizer), special_ids={0, 1, 2, 3, 4}, mask_probability=share)
         chosen = [i for i, label in enumerate(labels) if label != IGNORE_INDEX]
         assert all(labels[i] == ids[i] for i in chosen)
         assert all(masked[i] == ids[i] for i in range(len(ids)) if i not in chosen)
@@ -66,7 +67,7 @@ def test_ngram_masking_covers_15_percent_in_spans_of_one_to_three(tokenizer) -> 
                 length = 1
         span_lengths += runs + [length]
         replaced += [masked[i] == 4 for i in chosen]
-    assert 0.14 <= sum(masked_share) / len(masked_share) <= 0.16
+    assert share - 0.01 <= sum(masked_share) / len(masked_share) <= share + 0.01
     assert 0.75 <= sum(replaced) / len(replaced) <= 0.85  # 80% become [MASK]
     assert max(span_lengths) > 1  # n-grams, not single tokens only (adjacent spans may merge)
 
@@ -89,11 +90,42 @@ def test_examples_are_a_function_of_seed_epoch_and_index(tokenizer) -> None:
         assert restored[1:1 + segment_a] == expected_first
 
 
+def test_render_example_shows_each_masked_position_with_its_target(tokenizer) -> None:
+    pairs = build_segment_pairs(read_documents(paths.PRETRAIN_CORPUS)[:3], tokenizer, 64)
+    for index in range(len(pairs)):
+        example = PretrainingDataset(pairs, tokenizer, seed=0)[index]
+        body, order = render_example(example, tokenizer).split("\n")
+        shown = body.split(" ")
+        assert len(shown) == len(example["input_ids"])
+        for piece, token_id, label in zip(shown, example["input_ids"], example["labels"]):
+            seen = tokenizer.convert_ids_to_tokens(token_id)
+            expected = seen if label == IGNORE_INDEX else f"{seen}({tokenizer.convert_ids_to_tokens(label)})"
+            assert piece == expected
+        assert order == ("-> segments swapped (label 1)" if example["sentence_order_label"]
+                         else "-> segments in order (label 0)")
+
+
+def test_training_masks_its_share_and_held_out_data_always_15_percent(tokenizer) -> None:
+    pairs = build_segment_pairs(read_documents(paths.PRETRAIN_CORPUS)[:40], tokenizer, 128)
+
+    def share(data: PretrainingDataset) -> float:
+        examples = [data[i] for i in range(len(pairs))]
+        return (sum(l != IGNORE_INDEX for e in examples for l in e["labels"])
+                / sum(len(e["labels"]) - 3 for e in examples))  # [CLS] and two [SEP] are never masked
+
+    assert share(PretrainingDataset(pairs, tokenizer, seed=0, mask_probability=0.4)) == pytest.approx(0.4, abs=0.01)
+    assert share(PretrainingDataset(pairs, tokenizer, seed=0, vary_by_epoch=False)) == pytest.approx(0.15, abs=0.01)
+    with pytest.raises(ConfigError, match="--mask-probability must be in"):
+        resolve("tiny", None, {"mask_probability": 1.0})
+
+
 def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_path, small_corpus) -> None:
     out = tmp_path / "pt"
     code = main(["pretrain", "--corpus", str(small_corpus), "--output-dir", str(out), "--max-steps", "4",
-                 "--eval-steps", "2", "--global-batch-size", "4", "--max-seq-length", "48", "--heldout-share", "0.2"])
+                 "--eval-steps", "2", "--global-batch-size", "4", "--max-seq-length", "48", "--heldout-share", "0.2",
+                 "--mask-probability", "0.3"])
     assert code == 0
+    assert json.loads((out / "config.json").read_text())["mask_probability"] == 0.3
     records = _records(out)
     assert [r["step"] for r in records] == [0, 2, 4]
     for record in records:
@@ -110,6 +142,18 @@ def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_pa
                  "--max-eval-samples", "8", "--batch-size", "4", "--output-dir", str(tmp_path / "ft")])
     assert code == 0 and (tmp_path / "ft" / "done.json").is_file()
 
+    # The export that `make pretrain-tiny` runs: the model files, the records and a card written from them.
+    exported = tmp_path / "exported"
+    assert model_card.main([str(out), str(exported)]) == 0
+    assert {p.name for p in exported.iterdir()} == {*model_card.MODEL_FILES, model_card.METRICS_FILE,
+                                                    model_card.CONFIG_FILE, "README.md"}
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    last = records[-1]
+    assert f"**after 4 steps** | **{last['mlm_loss']:.3f}** | **{last['mlm_accuracy']:.3f}**" in card
+    assert "30% of the tokens masked" in card and "make pretrain-tiny" in card
+    assert json.loads((out / "config.json").read_text())["machine"]["cpu"] in card
+    assert torch.equal(load_qa_model(exported, seed=0).state_dict()[name], saved[name])
+    assert model_card.main([str(tmp_path / "ft"), str(tmp_path / "nowhere")]) == 2  # a fine-tuning run
 
 def test_resume_from_a_checkpoint_replays_the_same_records(tmp_path, small_corpus) -> None:
     torch.set_num_threads(1)

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     option("--output-dir", metavar="DIR", help="where the run's files go (default runs/pretrain-PROFILE)")
     option("--seed", type=int, help="seed of the initial weights, the data order, the swaps and the masks")
     option("--heldout-share", type=float, metavar="R", help="share of documents held out for evaluation")
+    option("--mask-probability", type=float, metavar="P",
+           help="share of tokens masked in training (default 0.15, ALBERT's; held-out data always 0.15)")
     option("--max-seq-length", type=int, metavar="N")
     option("--max-steps", type=int, metavar="N", help="optimizer steps")
     option("--global-batch-size", "--batch-size", type=int, metavar="N", dest="global_batch_size",
