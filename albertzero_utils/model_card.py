@@ -6,6 +6,7 @@ drift from the weights beside it.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 
 from .errors import DataError
 from .fileio import atomic_write, write_text_atomic
+from .pretrain import resolve as resolve_pretraining
 
 #: What the exported model directory holds (from the run's final/), besides README.md and the records.
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
@@ -39,54 +41,74 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
 
 
+#: Options that say where a run writes or how it was started, not what it computes.
+_NOT_RECIPE = ("profile", "output_dir", "overwrite_output_dir", "resume_from_checkpoint")
+
+
+def reproduce_command(config: dict[str, Any]) -> str:
+    """``make pretrain-tiny`` when the run used the tiny profile as it is; else the flags that differ from it."""
+    profile = resolve_pretraining(config.get("profile", "tiny"))
+    flags = []
+    for field in dataclasses.fields(profile):
+        ours, default = config.get(field.name, getattr(profile, field.name)), getattr(profile, field.name)
+        if field.name in _NOT_RECIPE or ours == default:
+            continue
+        if field.name in ("corpus", "model_config") and Path(ours).resolve() == Path(default).resolve():
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        flags.append(flag if ours is True else f"--no-{flag[2:]}" if ours is False else f"{flag} {ours}")
+    if not flags and profile.profile == "tiny":
+        return f"`{REPRODUCE}`"
+    return f"`albertzero pretrain --profile {profile.profile} {' '.join(flags)}`".replace("  ", " ")
+
+
 def render_card(config: dict[str, Any], records: list[dict[str, Any]], model_config: dict[str, Any]) -> str:
     """The model card (Markdown) of a pretraining run."""
     first, last = records[0], records[-1]
     machine = config.get("machine")
     where = (f"{machine['cpu']} ({machine['logical_cpus']} logical CPUs), {machine['torch_threads']} torch "
              f"thread(s), {config['device']}" if machine else f"{config['device']} (machine not recorded)")
-    passes = model_config["num_hidden_layers"]
     rows = "\n".join(f"| {r['step']:,} | {r['mlm_loss']:.3f} | {r['mlm_accuracy']:.3f} | {r['sop_loss']:.3f} | "
                      f"{r['sop_accuracy']:.3f} | {r['elapsed_s'] / 60:.1f} |" for r in records)
+    m, c = model_config, config
     return f"""# tiny-albert-pretrained
 
-A tiny ALBERT pretrained with ALBERT's own two objectives on a small synthetic corpus, so that the offline
-experiment of this repository re-initialises a layer that holds **pretrained** weights
-(`albertzero train --model data/tiny-albert-pretrained` fine-tunes it). It is for teaching and testing only: it knows nothing but the corpus's
-fictional towns, inventors, ships, companies, festivals and rivers.
+A tiny ALBERT pretrained with ALBERT's own two objectives on a small synthetic corpus, so that the offline \
+experiment of this repository re-initialises a layer that holds **pretrained** weights. \
+`albertzero train --model data/tiny-albert-pretrained` fine-tunes it. It is for teaching and testing only: it \
+knows nothing but the corpus's fictional towns, inventors, ships, companies, festivals and rivers.
 
 ## Model
 
-An `AlbertForPreTraining` of `data/tiny-albert/config.json`: vocabulary {model_config['vocab_size']:,} (a
-SentencePiece model trained on the QA sample), embedding size {model_config['embedding_size']}, hidden size
-{model_config['hidden_size']}, {model_config['num_attention_heads']} heads, feed-forward size
-{model_config['intermediate_size']}, and **one** transformer block applied {passes} times (ALBERT's
-cross-layer sharing). The weights here are the encoder, embeddings and both pretraining heads; fine-tuning adds
-freshly initialised QA heads (AVPool) on top.
+An `AlbertForPreTraining` of `data/tiny-albert/config.json`: vocabulary {m['vocab_size']:,} (a SentencePiece \
+model trained on the QA sample), embedding size {m['embedding_size']}, hidden size {m['hidden_size']}, \
+{m['num_attention_heads']} heads, feed-forward size {m['intermediate_size']}, and **one** transformer block \
+applied {m['num_hidden_layers']} times (ALBERT's cross-layer sharing). The weights are the encoder, the \
+embeddings and both pretraining heads; fine-tuning adds freshly initialised QA heads (AVPool) on top.
 
 ## Pretraining
 
-- **Corpus:** `{Path(config['corpus']).name}` from `data/make_corpus.py` (see `data/README.md`):
-  {config['train_documents']} training documents ({config['train_pairs']} segment pairs of at most
-  {config['max_seq_length']} tokens) and {config['heldout_documents']} held-out documents
-  ({config['heldout_pairs']} pairs). No paragraph, sentence or entity of the QA sample is in it.
-- **Objectives (Lan et al. 2020, arXiv:1909.11942):** masked LM with n-gram masks (spans of 1-3 tokens,
-  p(n) proportional to 1/n; {config['mask_probability']:.0%} of the tokens masked in training, 80/10/10) and
-  sentence-order prediction (two consecutive segments of one document, swapped half of the time).
-- **Recipe:** {config['max_steps']:,} steps of {config['global_batch_size']} pairs, AdamW, peak learning rate
-  {config['learning_rate']:g}, linear warm-up over {config['warmup_ratio']:.0%} of the steps then linear decay,
-  weight decay {config['weight_decay']:g}, gradient clipping at {config['max_grad_norm']:g}, seed {config['seed']}.
-- **Wall time and machine:** {_minutes(last['elapsed_s'])} on {where}; torch {config['versions'].get('torch')},
-  transformers {config['versions'].get('transformers')}.
-- **Reproduce:** `{REPRODUCE}` (it runs `albertzero pretrain --profile tiny` and exports the run here).
-  Results are deterministic for one machine and thread count, not bit-identical across them.
+- **Corpus:** `{Path(c['corpus']).name}` from `data/make_corpus.py` (see `data/README.md`): \
+{c['train_documents']} training documents ({c['train_pairs']} segment pairs of at most {c['max_seq_length']} \
+tokens) and {c['heldout_documents']} held-out documents ({c['heldout_pairs']} pairs). No paragraph, sentence \
+or entity of the QA sample is in it.
+- **Objectives (Lan et al. 2020, arXiv:1909.11942):** masked LM with n-gram masks (spans of 1-3 tokens, p(n) \
+proportional to 1/n; {c['mask_probability']:.0%} of the tokens masked in training, 80/10/10) and \
+sentence-order prediction (two consecutive segments of one document, swapped half of the time).
+- **Recipe:** {c['max_steps']:,} steps of {c['global_batch_size']} pairs, AdamW, peak learning rate \
+{c['learning_rate']:g}, linear warm-up over {c['warmup_ratio']:.0%} of the steps then linear decay, weight \
+decay {c['weight_decay']:g}, gradient clipping at {c['max_grad_norm']:g}, seed {c['seed']}.
+- **Wall time and machine:** {_minutes(last['elapsed_s'])} on {where}; torch {c['versions'].get('torch')}, \
+transformers {c['versions'].get('transformers')}.
+- **Reproduce:** {reproduce_command(c)}. Results are deterministic for one machine and thread count, not \
+bit-identical across them.
 
 ## Held-out results
 
-Measured on the held-out documents, always masked at 15% with the same masks. Accuracy over masked tokens
-(MLM) and over pairs (SOP; chance is 0.5, and with {config['heldout_pairs']} pairs one standard error is
-about {50 / config['heldout_pairs'] ** 0.5:.0f} points). Many masked tokens are pieces of invented names,
-which only the rest of the same document can give away.
+Measured on the held-out documents, always masked at 15% with the same masks. Accuracy is over masked tokens \
+(MLM) and over pairs (SOP: chance is 0.5, and with {c['heldout_pairs']} pairs one standard error is about \
+{50 / c['heldout_pairs'] ** 0.5:.0f} points). Many masked tokens are pieces of invented names, which only the \
+rest of the same document can give away.
 
 | | MLM loss | MLM accuracy | SOP loss | SOP accuracy |
 |---|---|---|---|---|

@@ -1,6 +1,7 @@
 """`albertzero pretrain`: n-gram masks, sentence-order pairs, metrics, final/ for fine-tuning, exact resume."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -150,7 +151,11 @@ def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_pa
     card = (exported / "README.md").read_text(encoding="utf-8")
     last = records[-1]
     assert f"**after 4 steps** | **{last['mlm_loss']:.3f}** | **{last['mlm_accuracy']:.3f}**" in card
-    assert "30% of the tokens masked" in card and "make pretrain-tiny" in card
+    assert "30% of the tokens masked" in card
+    command = card.split("**Reproduce:** `")[1].split("`")[0]
+    assert command.startswith("albertzero pretrain --profile tiny --corpus ")
+    assert "--max-steps 4 " in command and "--mask-probability 0.3" in command and "--seed" not in command
+    assert model_card.reproduce_command(dataclasses.asdict(resolve("tiny"))) == "`make pretrain-tiny`"
     assert json.loads((out / "config.json").read_text())["machine"]["cpu"] in card
     assert torch.equal(load_qa_model(exported, seed=0).state_dict()[name], saved[name])
     assert model_card.main([str(tmp_path / "ft"), str(tmp_path / "nowhere")]) == 2  # a fine-tuning run
