@@ -27,8 +27,8 @@ from . import checkpoint, paths, profiles
 from .data import load_tokenizer
 from .errors import ConfigError, TrainingDivergedError
 from .modeling import seeded_init
-from .pretrain_data import (IGNORE_INDEX, MASK_PROBABILITY, PretrainingDataset, build_segment_pairs, collate, read_documents,
-                            split_documents)
+from .pretrain_data import (IGNORE_INDEX, MASK_PROBABILITY, PretrainingDataset, build_segment_pairs, collate,
+                            read_documents, split_documents)
 from .evaluation import quiet_unless
 from .run_files import MetricsLog, OutputDir, git_commit, machine, package_versions
 from .train import micro_step
@@ -44,7 +44,7 @@ class PretrainConfig:
     embedded corpus (README, *Pretraining*): learning rate 5e-4 (1e-3 and above stay longer at the unigram
     plateau), and 40% of the tokens masked instead of ALBERT's 15% (Wettig et al. 2023, arXiv:2202.08005: more
     prediction targets per step; held-out loss 4.61 against 4.78 after 800 steps here). 1,800 steps took 42
-    minutes on one core of the 2-core development machine.
+    minutes on one core of the 2-core development machine, with another run on the other core.
     """
 
     profile: str = "tiny"
