@@ -9,8 +9,9 @@ boundary. Each time an example is read, :class:`PretrainingDataset` decides, fro
   ("swapped"), else label 0. Both segments come from one document, so, unlike BERT's next-sentence
   prediction, topic gives nothing away: only coherence and order do (section 3.1 of the paper);
 - **n-gram masking**: spans of n = 1, 2 or 3 tokens, n drawn with p(n) proportional to 1/n (section 4.1),
-  are chosen until a share of the tokens is covered (ALBERT's 15% by default; ``mask_probability``); each chosen token becomes ``[MASK]`` 80% of the time, a
-  random token 10%, itself 10%, and is predicted by the masked-LM head.
+  are chosen until a share of the tokens is covered (``mask_probability``; ALBERT's 15% by default); each
+  chosen token becomes ``[MASK]`` 80% of the time, a random token 10%, itself 10%, and is predicted by the
+  masked-LM head.
 
 Deciding from (seed, epoch, index) makes the data a function of the seed: a resumed run reads exactly the
 examples the uninterrupted run would have. transformers' ``DataCollatorForLanguageModeling`` masks single
