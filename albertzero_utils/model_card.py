@@ -62,6 +62,12 @@ def reproduce_command(config: dict[str, Any]) -> str:
     return f"`albertzero pretrain --profile {profile.profile} {' '.join(flags)}`".replace("  ", " ")
 
 
+def _result_row(label: str, record: dict[str, Any], *, bold: bool = False) -> str:
+    """One row of the held-out results table: MLM loss and accuracy, SOP loss and accuracy."""
+    cells = [f"{record[key]:.3f}" for key in ("mlm_loss", "mlm_accuracy", "sop_loss", "sop_accuracy")]
+    return "| " + " | ".join([label, *(f"**{cell}**" if bold else cell for cell in cells)]) + " |"
+
+
 def render_card(config: dict[str, Any], records: list[dict[str, Any]], model_config: dict[str, Any]) -> str:
     """The model card (Markdown) of a pretraining run."""
     first, last = records[0], records[-1]
@@ -112,8 +118,8 @@ rest of the same document can give away.
 
 | | MLM loss | MLM accuracy | SOP loss | SOP accuracy |
 |---|---|---|---|---|
-| random initialisation (step 0) | {first['mlm_loss']:.3f} | {first['mlm_accuracy']:.3f} | {first['sop_loss']:.3f} | {first['sop_accuracy']:.3f} |
-| **after {last['step']:,} steps** | **{last['mlm_loss']:.3f}** | **{last['mlm_accuracy']:.3f}** | **{last['sop_loss']:.3f}** | **{last['sop_accuracy']:.3f}** |
+{_result_row("random initialisation (step 0)", first)}
+{_result_row(f"**after {last['step']:,} steps**", last, bold=True)}
 
 Every evaluation (`{METRICS_FILE}`; the settings are in `{CONFIG_FILE}`):
 
