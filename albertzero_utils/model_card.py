@@ -77,6 +77,9 @@ def render_card(config: dict[str, Any], records: list[dict[str, Any]], model_con
     rows = "\n".join(f"| {r['step']:,} | {r['mlm_loss']:.3f} | {r['mlm_accuracy']:.3f} | {r['sop_loss']:.3f} | "
                      f"{r['sop_accuracy']:.3f} | {r['elapsed_s'] / 60:.1f} |" for r in records)
     m, c = model_config, config
+    table = c.get("heldout_neighbour_table_accuracy")
+    yardstick = ("" if table is None else  # pretrain_data.neighbour_table_accuracy: no model, a yardstick
+                 f"\n| yardstick: the commonest training token between the same neighbours | | {table:.3f} | | |")
     return f"""# tiny-albert-pretrained
 
 A tiny ALBERT pretrained with ALBERT's own two objectives on a small synthetic corpus, so that the offline \
@@ -119,7 +122,7 @@ rest of the same document can give away.
 | | MLM loss | MLM accuracy | SOP loss | SOP accuracy |
 |---|---|---|---|---|
 {_result_row("random initialisation (step 0)", first)}
-{_result_row(f"**after {last['step']:,} steps**", last, bold=True)}
+{_result_row(f"**after {last['step']:,} steps**", last, bold=True)}{yardstick}
 
 Every evaluation (`{METRICS_FILE}`; the settings are in `{CONFIG_FILE}`):
 

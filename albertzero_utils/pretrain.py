@@ -28,7 +28,7 @@ from .data import load_tokenizer
 from .errors import ConfigError, TrainingDivergedError
 from .modeling import seeded_init
 from .pretrain_data import (IGNORE_INDEX, MASK_PROBABILITY, PretrainingDataset, build_segment_pairs, collate,
-                            read_documents, split_documents)
+                            neighbour_table_accuracy, read_documents, split_documents)
 from .evaluation import quiet_unless
 from .run_files import MetricsLog, OutputDir, git_commit, machine, package_versions
 from .train import micro_step
@@ -131,6 +131,7 @@ class PretrainSetup:
     eval_loader: Any
     total_steps: int
     sizes: dict[str, int]
+    neighbour_table_accuracy: float  # the yardstick for held-out mlm_accuracy (pretrain_data)
 
 
 def prepare_pretraining(cfg: PretrainConfig, accelerator: Accelerator) -> PretrainSetup:
@@ -159,7 +160,7 @@ def prepare_pretraining(cfg: PretrainConfig, accelerator: Accelerator) -> Pretra
     sizes = {"train_documents": len(train_docs), "heldout_documents": len(heldout_docs),
              "train_pairs": len(train_pairs), "heldout_pairs": len(heldout_pairs), **batches.as_dict()}
     return PretrainSetup(model, tokenizer, optimizer, scheduler, train_loader, train_data, eval_loader,
-                         cfg.max_steps, sizes)
+                         cfg.max_steps, sizes, neighbour_table_accuracy(train_pairs, heldout_data))
 
 
 @torch.no_grad()
@@ -205,11 +206,13 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
     out.write_json("config.json", {**dataclasses.asdict(cfg), "device": str(accelerator.device),
                                    "num_processes": accelerator.num_processes,
                                    "mixed_precision_resolved": accelerator.mixed_precision, **setup.sizes,
+                                   "heldout_neighbour_table_accuracy": setup.neighbour_table_accuracy,
                                    "machine": machine(), "versions": package_versions(),
                                    "git_commit": git_commit()})
     started, elapsed_before = time.monotonic(), state["elapsed_s"]
     say(f"pretraining {setup.total_steps} steps on {accelerator.device} x{accelerator.num_processes}: "
         f"{setup.sizes['train_pairs']} training pairs, {setup.sizes['heldout_pairs']} held-out; output in {out.path}")
+    say(f"held-out yardstick: a lookup table of neighbours reaches mlm_accuracy {setup.neighbour_table_accuracy:.3f}")
 
     def log_evaluation(learning_rate: float) -> None:
         record = {"step": state["step"], "learning_rate": learning_rate,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,38 @@ class PretrainingDataset(torch.utils.data.Dataset):
                                     mask_probability=self.mask_probability)
         return {"input_ids": masked, "token_type_ids": [0] * (len(first) + 2) + [1] * (len(second) + 1),
                 "attention_mask": [1] * len(input_ids), "labels": labels, "sentence_order_label": int(swapped)}
+
+
+def neighbour_table_accuracy(train_pairs: list[SegmentPair], heldout: PretrainingDataset) -> float:
+    """The held-out masked-LM accuracy of a lookup table: a yardstick for a model's ``mlm_accuracy``.
+
+    For each masked position of ``heldout`` (its fixed masks), the table guesses the token seen most often in
+    the training pairs between the same left and right neighbours (as they appear in the masked input); it
+    backs off to the left neighbour alone, then the right one, then the most frequent token. A model that
+    uses its neighbours should get at least this far.
+    """
+    between, after, before, unigram = defaultdict(Counter), defaultdict(Counter), defaultdict(Counter), Counter()
+    for pair in train_pairs:
+        for segment in (pair.first, pair.second):
+            unigram.update(segment)
+            for left, token, right in zip(segment, segment[1:], segment[2:]):
+                between[left, right][token] += 1
+            for left, right in zip(segment, segment[1:]):
+                after[left][right] += 1  # the tokens seen after `left`
+                before[right][left] += 1  # the tokens seen before `right`
+    fallback = unigram.most_common(1)[0][0]
+    hits = total = 0
+    for index in range(len(heldout)):
+        example = heldout[index]
+        ids = example["input_ids"]
+        for position, label in enumerate(example["labels"]):
+            if label == IGNORE_INDEX:
+                continue
+            left, right = ids[position - 1], ids[position + 1]
+            table = between.get((left, right)) or after.get(left) or before.get(right)
+            hits += (table.most_common(1)[0][0] if table else fallback) == label
+            total += 1
+    return hits / total
 
 
 def render_example(example: dict[str, Any], tokenizer: Any) -> str:

@@ -14,8 +14,9 @@ from albertzero_utils.cli import main
 from albertzero_utils.data import load_tokenizer
 from albertzero_utils.modeling import load_qa_model
 from albertzero_utils.pretrain import PretrainConfig, pretrain, resolve
-from albertzero_utils.pretrain_data import (IGNORE_INDEX, PretrainingDataset, build_segment_pairs, ngram_mask,
-                                            read_documents, example_rng, render_example)
+from albertzero_utils.pretrain_data import (IGNORE_INDEX, PretrainingDataset, SegmentPair, split_documents, build_segment_pairs, ngram_mask,
+                                            read_documents, example_rng, render_example,
+                                            neighbour_table_accuracy)
 from albertzero_utils.errors import ConfigError, DataError
 
 SMALL = dict(max_steps=4, eval_steps=2, global_batch_size=4, eval_batch_size=16, max_seq_length=48, heldout_share=0.2)
@@ -106,6 +107,19 @@ def test_render_example_shows_each_masked_position_with_its_target(tokenizer) ->
                          else "-> segments in order (label 0)")
 
 
+def test_the_neighbour_table_yardstick_learns_from_the_training_pairs(tokenizer) -> None:
+    train, heldout = split_documents(read_documents(paths.PRETRAIN_CORPUS)[:120], heldout_share=0.1)
+    train_pairs, heldout_pairs = (build_segment_pairs(docs, tokenizer, 128) for docs in (train, heldout))
+    data = PretrainingDataset(heldout_pairs, tokenizer, seed=0, vary_by_epoch=False)
+    table = neighbour_table_accuracy(train_pairs, data)
+    assert 0.2 < table < 0.9  # the corpus's templates make many masked tokens guessable from their neighbours
+    # Held-out pairs as their own training data: the table has seen every context, so it can only do better.
+    assert neighbour_table_accuracy(heldout_pairs, data) > table
+    # A table that never saw these templates falls back to the commonest token and guesses far less.
+    shuffled = [SegmentPair(p.first[::-1], p.second[::-1]) for p in train_pairs]
+    assert neighbour_table_accuracy(shuffled, data) < table / 2
+
+
 def test_training_masks_its_share_and_held_out_data_always_15_percent(tokenizer) -> None:
     pairs = build_segment_pairs(read_documents(paths.PRETRAIN_CORPUS)[:40], tokenizer, 128)
 
@@ -126,7 +140,8 @@ def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_pa
                  "--eval-steps", "2", "--global-batch-size", "4", "--max-seq-length", "48", "--heldout-share", "0.2",
                  "--mask-probability", "0.3"])
     assert code == 0
-    assert json.loads((out / "config.json").read_text())["mask_probability"] == 0.3
+    config = json.loads((out / "config.json").read_text())
+    assert config["mask_probability"] == 0.3 and 0 < config["heldout_neighbour_table_accuracy"] < 1
     records = _records(out)
     assert [r["step"] for r in records] == [0, 2, 4]
     for record in records:
@@ -152,6 +167,7 @@ def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_pa
     last = records[-1]
     assert f"**after 4 steps** | **{last['mlm_loss']:.3f}** | **{last['mlm_accuracy']:.3f}**" in card
     assert "30% of the tokens masked" in card
+    assert f"| {config['heldout_neighbour_table_accuracy']:.3f} |" in card
     command = card.split("**Reproduce:** `")[1].split("`")[0]
     assert command.startswith("albertzero pretrain --profile tiny --corpus ")
     assert "--max-steps 4 " in command and "--mask-probability 0.3" in command and "--seed" not in command
