@@ -31,7 +31,7 @@ from .pretrain_data import (IGNORE_INDEX, MASK_PROBABILITY, PretrainingDataset, 
                             neighbour_table_accuracy, read_documents, split_documents)
 from .evaluation import quiet_unless
 from .run_files import MetricsLog, OutputDir, git_commit, machine, package_versions
-from .train import micro_step
+from .train import optimizer_steps
 from .run_setup import (EpochShuffleSampler, derive_seed, linear_schedule, make_accelerator, optimizer_for,
                         plan_batches)
 
@@ -230,41 +230,25 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
     if state["step"] == 0:
         log_evaluation(0.0)
     progress = tqdm(total=setup.total_steps, initial=state["step"], desc="pretrain", **quiet_unless(main))
-    losses: list[torch.Tensor] = []
-    while state["step"] < setup.total_steps:
-        epoch = state["epoch"]
-        setup.train_loader.set_epoch(epoch)
-        setup.train_data.set_epoch(epoch)
-        batches = setup.train_loader
-        if state["batch_in_epoch"]:
-            batches = accelerator.skip_first_batches(setup.train_loader, state["batch_in_epoch"])
-        for batch in batches:
-            losses.append(micro_step(accelerator, model, optimizer, batch, cfg.max_grad_norm))
-            state["batch_in_epoch"] += 1
-            if not accelerator.sync_gradients:
-                continue
-            learning_rate = scheduler.get_last_lr()[0]
-            scheduler.step()
-            step_loss = float(accelerator.reduce(torch.stack(losses).mean(), reduction="mean"))
-            losses = []
-            state["step"] += 1
-            if not math.isfinite(step_loss):
-                raise TrainingDivergedError(f"the pretraining loss became {step_loss} at step {state['step']} "
-                                            f"(learning rate {learning_rate:.3g}); try a lower --learning-rate")
-            state["loss_sum"] += step_loss
-            state["loss_steps"] += 1
-            progress.update(1)
-            progress.set_postfix(loss=f"{step_loss:.3f}")
-            if state["step"] % cfg.eval_steps == 0 or state["step"] == setup.total_steps:
-                log_evaluation(learning_rate)
-            if cfg.save_steps and state["step"] % cfg.save_steps == 0 and state["step"] < setup.total_steps:
-                state["elapsed_s"] = elapsed_before + time.monotonic() - started
-                checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler,
-                                           state, keep=cfg.save_total_limit)
-            if state["step"] >= setup.total_steps:
-                break
-        else:
-            state.update(epoch=epoch + 1, batch_in_epoch=0)
+
+    def save() -> None:
+        state["elapsed_s"] = elapsed_before + time.monotonic() - started
+        checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler, state,
+                                   keep=cfg.save_total_limit)
+
+    steps = optimizer_steps(accelerator, model, optimizer, scheduler, setup.train_loader, state,
+                            total_steps=setup.total_steps, max_grad_norm=cfg.max_grad_norm,
+                            save_steps=cfg.save_steps, save=save, on_epoch=setup.train_data.set_epoch)
+    for learning_rate, step_loss, _ in steps:
+        if not math.isfinite(step_loss):
+            raise TrainingDivergedError(f"the pretraining loss became {step_loss} at step {state['step']} "
+                                        f"(learning rate {learning_rate:.3g}); try a lower --learning-rate")
+        state["loss_sum"] += step_loss
+        state["loss_steps"] += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{step_loss:.3f}")
+        if state["step"] % cfg.eval_steps == 0 or state["step"] == setup.total_steps:
+            log_evaluation(learning_rate)
     progress.close()
     accelerator.wait_for_everyone()
     out.save_final(accelerator.unwrap_model(model), setup.tokenizer)

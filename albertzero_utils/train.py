@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from accelerate import Accelerator
@@ -50,6 +50,46 @@ def micro_step(accelerator: Accelerator, model: Any, optimizer: Any, batch: dict
         optimizer.step()
         optimizer.zero_grad()
     return loss.detach().float()
+
+
+def optimizer_steps(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any, loader: Any,
+                    state: dict[str, Any], *, total_steps: int, max_grad_norm: float, save_steps: int | None,
+                    save: Callable[[], None], num_epochs: int | None = None,
+                    on_epoch: Callable[[int], None] | None = None) -> Iterator[tuple[float, float, int]]:
+    """The loop skeleton that ``train`` and ``pretrain`` share, resumable exactly from ``state``.
+
+    Runs micro-steps from ``state["epoch"]`` / ``state["batch_in_epoch"]`` (skipping the batches a resumed run
+    has done) and, after each optimizer step, advances ``state["step"]`` and yields (learning rate used, mean
+    loss, examples seen). Once the caller has handled the step (evaluation, logging), the checkpoint is saved
+    with ``save()`` every ``save_steps`` steps before the last one. Stops after ``total_steps`` steps (or
+    ``num_epochs`` epochs); ``on_epoch(epoch)`` runs at the start of each epoch.
+    """
+    losses: list[torch.Tensor] = []
+    examples = 0
+    while state["step"] < total_steps and (num_epochs is None or state["epoch"] < num_epochs):
+        loader.set_epoch(state["epoch"])
+        if on_epoch is not None:
+            on_epoch(state["epoch"])
+        batches = loader
+        if state["batch_in_epoch"]:
+            batches = accelerator.skip_first_batches(loader, state["batch_in_epoch"])
+        for batch in batches:
+            losses.append(micro_step(accelerator, model, optimizer, batch, max_grad_norm))
+            examples += batch["input_ids"].shape[0]
+            state["batch_in_epoch"] += 1
+            if not accelerator.sync_gradients:
+                continue
+            learning_rate = scheduler.get_last_lr()[0]
+            scheduler.step()
+            step_loss, step_examples = _step_loss(accelerator, losses, examples)
+            losses, examples = [], 0
+            state["step"] += 1
+            yield learning_rate, step_loss, step_examples
+            if save_steps and state["step"] % save_steps == 0 and state["step"] < total_steps:
+                save()
+            if state["step"] >= total_steps:
+                return
+        state.update(epoch=state["epoch"] + 1, batch_in_epoch=0)
 
 
 def _fresh_state() -> dict[str, Any]:
@@ -131,48 +171,30 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         last_metrics, predictions = evaluate_and_log(0.0, scheduler.get_last_lr()[0])
     model.train()
     progress = tqdm(total=setup.total_steps, initial=state["step"], desc="train", **quiet_unless(main))
-    losses: list[torch.Tensor] = []
-    examples = 0
-    for epoch in range(state["epoch"], setup.num_epochs):
-        if state["step"] >= setup.total_steps:
-            break
-        setup.train_loader.set_epoch(epoch)
-        batches = setup.train_loader
-        if state["batch_in_epoch"]:
-            batches = accelerator.skip_first_batches(setup.train_loader, state["batch_in_epoch"])
-        for batch in batches:
-            losses.append(micro_step(accelerator, model, optimizer, batch, cfg.max_grad_norm))
-            examples += batch["input_ids"].shape[0]
-            state["batch_in_epoch"] += 1
-            if not accelerator.sync_gradients:
-                continue
-            learning_rate = scheduler.get_last_lr()[0]
-            scheduler.step()
-            step_loss, step_examples = _step_loss(accelerator, losses, examples)
-            losses, examples = [], 0
-            state["step"] += 1
-            if not math.isfinite(step_loss):
-                raise TrainingDivergedError(
-                    f"the training loss became {step_loss} at step {state['step']} (learning rate "
-                    f"{learning_rate:.3g}); try a lower --learning-rate, --mixed-precision bf16 or no, "
-                    f"or check the training data")
-            state["examples_seen"] += step_examples
-            state["skipped_steps"] += int(accelerator.optimizer_step_was_skipped)
-            state["loss_sum"] += step_loss
-            state["loss_steps"] += 1
-            progress.update(1)
-            progress.set_postfix(loss=f"{step_loss:.4f}", lr=f"{learning_rate:.2e}")
-            if state["step"] in setup.schedule:
-                last_metrics, predictions = evaluate_and_log(epoch + state["batch_in_epoch"] / len(setup.train_loader),
-                                                             learning_rate)
-            if cfg.save_steps and state["step"] % cfg.save_steps == 0 and state["step"] < setup.total_steps:
-                state["elapsed_s"] = elapsed_before + time.monotonic() - started
-                checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler,
-                                           state, keep=cfg.save_total_limit)
-            if state["step"] >= setup.total_steps:
-                break
-        else:
-            state.update(epoch=epoch + 1, batch_in_epoch=0)
+
+    def save() -> None:
+        state["elapsed_s"] = elapsed_before + time.monotonic() - started
+        checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler, state,
+                                   keep=cfg.save_total_limit)
+
+    steps = optimizer_steps(accelerator, model, optimizer, scheduler, setup.train_loader, state,
+                            total_steps=setup.total_steps, max_grad_norm=cfg.max_grad_norm,
+                            save_steps=cfg.save_steps, save=save, num_epochs=setup.num_epochs)
+    for learning_rate, step_loss, step_examples in steps:
+        if not math.isfinite(step_loss):
+            raise TrainingDivergedError(
+                f"the training loss became {step_loss} at step {state['step']} (learning rate "
+                f"{learning_rate:.3g}); try a lower --learning-rate, --mixed-precision bf16 or no, "
+                f"or check the training data")
+        state["examples_seen"] += step_examples
+        state["skipped_steps"] += int(accelerator.optimizer_step_was_skipped)
+        state["loss_sum"] += step_loss
+        state["loss_steps"] += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{step_loss:.4f}", lr=f"{learning_rate:.2e}")
+        if state["step"] in setup.schedule:
+            epoch = state["epoch"] + state["batch_in_epoch"] / len(setup.train_loader)
+            last_metrics, predictions = evaluate_and_log(epoch, learning_rate)
     progress.close()
     board.close()
     return _finish(cfg, accelerator, setup, out, records, resume_dir, last_metrics, predictions, say)
