@@ -3,12 +3,13 @@
 Numbers and configurations follow Lan et al. 2019, "ALBERT: A Lite BERT for Self-supervised Learning of
 Language Representations" (arXiv 1909.11942): Table 1 (model sizes), Section 3.1 (factorised embedding
 parameterisation, cross-layer sharing) and Figure 2 (L2 distance and cosine similarity between the input
-and output embeddings of each layer).
+and output embeddings of each layer). The chapter's figures (``plot_*``) draw these tables.
 """
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -221,3 +222,65 @@ def encoder_flops_per_token(config: PretrainedConfig, seq_len: int = 512) -> dic
     projection = 2 * embedding * hidden if embedding != hidden else 0
     return {"per_layer": per_layer, "layers": layers, "embedding_projection": projection,
             "total": layers * per_layer + projection}
+
+
+# ------------------------------------------------------------------------------- the chapter's figures
+def plot_parameter_bars(rows: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
+    """Millions of parameters per model, split into embeddings and the rest (rows of :func:`compare_models`)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    names = [row["model"] for row in rows]
+    rest = [row["params_without_embeddings"] / 1e6 for row in rows]
+    embeddings = [row["params"] / 1e6 - other for row, other in zip(rows, rest)]
+    ax.bar(names, embeddings, label="embeddings", color="#f4a261")
+    ax.bar(names, rest, bottom=embeddings, label="transformer block(s), projection, pooler", color="#264653")
+    for x, total in enumerate(e + r for e, r in zip(embeddings, rest)):
+        ax.annotate(f"{total:.1f}M", (x, total), ha="center", va="bottom")
+    ax.set_ylabel("parameters (millions)")
+    ax.set_title("Parameters: BERT-base against the ALBERT family")
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_factorisation(rows: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
+    """Embedding weights V*E + E*H against V*H as E grows (rows of :func:`factorisation_table`)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    sizes = [row["embedding_size"] for row in rows]
+    ax.plot(sizes, [row["factorised"] / 1e6 for row in rows], marker="o", label="factorised: V·E + E·H")
+    ax.plot(sizes, [row["unfactorised"] / 1e6 for row in rows], linestyle="--", label="BERT-style: V·H")
+    ax.set_xticks(range(0, max(sizes) + 1, 128))  # a linear axis: a cost linear in E is a straight line
+    ax.set_xlim(0, max(sizes) * 1.04)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("embedding size E")
+    ax.set_ylabel("embedding weights (millions)")
+    ax.set_title("Factorised embeddings (V = 30,000, H = 768)")
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def plot_drift(series: Mapping[str, Sequence[Mapping[str, Any]]], label: str, axes: Any = None) -> Any:
+    """L2 distance and cosine similarity between each layer's input and output, one line per model
+    (``series`` maps a model name to the rows of :func:`hidden_state_drift`); ``label`` names the weights."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for name, rows in series.items():
+        layers = [row["layer"] for row in rows]
+        axes[0].plot(layers, [row["l2_distance"] for row in rows], marker="o", label=name)
+        axes[1].plot(layers, [row["cosine_similarity"] for row in rows], marker="o", label=name)
+    for ax, what in zip(axes, ("mean L2 distance", "mean cosine similarity")):
+        ax.set_xlabel("layer (pass through a block)")
+        ax.set_ylabel(what)
+        ax.set_title(f"{what}, layer input vs output\n({label})")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend()
+    axes[0].figure.tight_layout()
+    return axes[0].figure

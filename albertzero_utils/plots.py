@@ -1,4 +1,4 @@
-"""Figures of a comparison summary (as written by `experiment.summarize`): early gain, loss, HasAns/NoAns.
+"""Figures of a comparison summary (as written by `results.summarize`): early gain, loss, HasAns/NoAns.
 
 Figures are built with `matplotlib.figure.Figure` directly, not pyplot: no GUI backend is needed (PNG
 goes through Agg), nothing global is left open, and a returned Figure still displays in a notebook.
@@ -154,7 +154,7 @@ def subject_of(summary: Mapping[str, Any], compare_dir: str | os.PathLike) -> st
     """What a comparison's figures are of, from its first run's config.json (None without one): the model
     (a named embedded model as ``NAME ALBERT``, plus `` (pretrained)`` when it has weights; ``... (random
     weights)`` for any other config-only model) and the profile."""
-    from .experiment import run_dir
+    from .results import run_dir
     from .modeling import has_weights
     from .paths import NAMED_MODELS, model_location
 

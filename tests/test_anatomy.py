@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import AlbertConfig, AlbertModel, BertConfig
 
-from albertzero_utils import paths
+from albertzero_utils import anatomy, paths
 from albertzero_utils.anatomy import (
     EMBEDDING_PARTS,
     compare_models,
@@ -147,3 +147,21 @@ def test_sharing_leaves_compute_per_token_unchanged() -> None:
     bert, albert = (encoder_flops_per_token(configs[name], 384) for name in ("bert-base", "albert-base"))
     assert albert["per_layer"] == bert["per_layer"] and albert["layers"] == bert["layers"] == 12
     assert albert["total"] - bert["total"] == 2 * 128 * 768  # only ALBERT's E -> H projection differs
+
+
+def test_the_chapter_figures_draw_one_artist_per_item() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = [{"model": "a", "params": 10_000_000, "params_without_embeddings": 4_000_000},
+            {"model": "b", "params": 3_000_000, "params_without_embeddings": 1_000_000}]
+    bars = anatomy.plot_parameter_bars(rows).axes[0].patches
+    assert [round(p.get_height(), 6) for p in bars] == [6.0, 2.0, 4.0, 1.0]
+    factor = anatomy.plot_factorisation([{"embedding_size": 64, "factorised": 2e6, "unfactorised": 23e6}])
+    assert len(factor.axes[0].lines) == 2
+    assert factor.axes[0].get_xscale() == "linear" and factor.axes[0].get_xlabel() == "embedding size E"
+    rows = [{"layer": 1, "l2_distance": 2.0, "cosine_similarity": 0.5}]
+    drift = anatomy.plot_drift({"albert": rows, "bert": rows}, "random weights")
+    assert len(drift.axes) == 2 and "random weights" in drift.axes[0].get_title()
+    assert [len(ax.lines) for ax in drift.axes] == [2, 2]
+    matplotlib.pyplot.close("all")

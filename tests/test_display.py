@@ -118,7 +118,7 @@ def test_context_windows_of_an_unanswerable_question_are_all_impossible(long_exa
     assert all(w["is_impossible"] == 1 and w["start_position"] == 0 for w in layout.windows)
 
 
-def test_plots_draw_one_artist_per_item() -> None:
+def test_the_window_plot_draws_one_bar_per_window() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -129,17 +129,6 @@ def test_plots_draw_one_artist_per_item() -> None:
     ax = fig.axes[0]
     assert [p.get_x() for p in ax.patches[:2]] == [0, 6] and ax.get_title() == "w"
     assert ax.get_xlabel().endswith("(tokens)")
-    rows = [{"model": "a", "params": 10_000_000, "params_without_embeddings": 4_000_000},
-            {"model": "b", "params": 3_000_000, "params_without_embeddings": 1_000_000}]
-    bars = display.plot_parameter_bars(rows).axes[0].patches
-    assert [round(p.get_height(), 6) for p in bars] == [6.0, 2.0, 4.0, 1.0]
-    factor = display.plot_factorisation([{"embedding_size": 64, "factorised": 2e6, "unfactorised": 23e6}])
-    assert len(factor.axes[0].lines) == 2
-    assert factor.axes[0].get_xscale() == "linear" and factor.axes[0].get_xlabel() == "embedding size E"
-    rows = [{"layer": 1, "l2_distance": 2.0, "cosine_similarity": 0.5}]
-    drift = display.plot_drift({"albert": rows, "bert": rows}, "random weights")
-    assert len(drift.axes) == 2 and "random weights" in drift.axes[0].get_title()
-    assert [len(ax.lines) for ax in drift.axes] == [2, 2]
     matplotlib.pyplot.close("all")
 
 

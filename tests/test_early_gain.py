@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from albertzero_utils.early_gain import early_auc_gain, seeds_needed, window_area
-from albertzero_utils.experiment import summarize
+from albertzero_utils.results import summarize
 
 T_975_DF2 = 4.302652730
 

@@ -9,15 +9,8 @@ from pathlib import Path
 import pytest
 
 from albertzero_utils.errors import ConfigError, DataError
-from albertzero_utils.experiment import (
-    Arm,
-    early_window,
-    parse_arms,
-    parse_seeds,
-    read_metrics,
-    run_comparison,
-    summarize,
-)
+from albertzero_utils.experiment import Arm, parse_arms, parse_seeds, run_comparison
+from albertzero_utils.results import early_window, read_metrics, summarize
 
 T_975_DF2 = 4.302652730
 
@@ -253,7 +246,6 @@ def test_compare_command_end_to_end_on_smoke(tmp_path: Path, capsys, one_torch_t
 
 
 def test_the_summary_is_judged_on_the_runs_headline_metric(tmp_path) -> None:
-    from albertzero_utils.experiment import summarize
     from albertzero_utils.stats import conclusion
 
     for arm in ("baseline", "reinit"):

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from albertzero_utils.cli import main
-from albertzero_utils.experiment import summarize
+from albertzero_utils.results import summarize
 from albertzero_utils.plots import (
     plot_early_gain,
     plot_hasans_noans,

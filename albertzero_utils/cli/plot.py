@@ -9,7 +9,7 @@ HELP = "recompute summary.json and draw early_gain/loss_curves/hasans_noans PNGs
 
 def add_early_fraction_argument(parser: argparse.ArgumentParser) -> None:
     """--early-fraction, shared with `albertzero compare`."""
-    from ..experiment import DEFAULT_EARLY_FRACTION
+    from ..results import DEFAULT_EARLY_FRACTION
 
     parser.add_argument("--early-fraction", type=float, default=DEFAULT_EARLY_FRACTION, metavar="F",
                         help="the early window: the first F of the training steps, over which the verdict "
@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiment import summarize
     from ..fileio import write_json_atomic
     from ..plots import subject_of, write_figures
+    from ..results import summarize
 
     for compare_dir in args.compare_dirs:
         summary = summarize(compare_dir, early_fraction=args.early_fraction)
