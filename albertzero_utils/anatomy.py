@@ -1,8 +1,8 @@
 """Where ALBERT's parameters live, and evidence that its 12 layers are one block (notebook 01).
 
-Numbers and configurations follow Lan et al. 2019, "ALBERT: A Lite BERT for Self-supervised Learning of
+Numbers and configurations follow Lan et al. 2020, "ALBERT: A Lite BERT for Self-supervised Learning of
 Language Representations" (arXiv 1909.11942): Table 1 (model sizes), Section 3.1 (factorised embedding
-parameterisation, cross-layer sharing) and Figure 2 (L2 distance and cosine similarity between the input
+parameterisation, cross-layer sharing) and Figure 1 (L2 distance and cosine similarity between the input
 and output embeddings of each layer). The chapter's figures (``plot_*``) draw these tables.
 """
 from __future__ import annotations
@@ -191,7 +191,7 @@ def hidden_state_drift(
 ) -> list[dict]:
     """Per pass: mean L2 distance and cosine similarity between its input and output token states.
 
-    Averaged over the non-padding tokens, as in Figure 2 of the ALBERT paper (where ALBERT's transitions are
+    Averaged over the non-padding tokens, as in Figure 1 of the ALBERT paper (where ALBERT's transitions are
     much smoother than BERT's).
     """
     mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask

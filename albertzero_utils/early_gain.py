@@ -20,7 +20,7 @@ from typing import Any
 from scipy import integrate
 from scipy import stats as scipy_stats
 
-from .stats import mean_ci
+from .stats import judge_gain, mean_ci
 
 #: The effect the power line is sized for, in metric points, and the test it assumes.
 TARGET_GAIN = 2.0
@@ -104,7 +104,10 @@ def seeds_needed(std: float | None, target: float = TARGET_GAIN, alpha: float = 
     for n in range(2, max_seeds + 1):
         df, shift = n - 1, target / (std / math.sqrt(n))
         critical = scipy_stats.t.ppf(1 - alpha / 2, df)
-        achieved = scipy_stats.nct.sf(critical, df, shift) + scipy_stats.nct.cdf(-critical, df, shift)
+        # P(T > c) + P(T < -c) for T ~ nct(df, shift); the lower tail is written as the upper tail of
+        # nct(df, -shift), because scipy's nct.cdf returns NaN far in the tail (large shift), and a NaN
+        # power would silently skip that number of seeds.
+        achieved = scipy_stats.nct.sf(critical, df, shift) + scipy_stats.nct.sf(critical, df, -shift)
         if achieved >= power:
             return n
     return None
@@ -127,20 +130,6 @@ def power_line(gain: Mapping[str, Any]) -> dict[str, Any]:
             "text": text}
 
 
-def _judge(gain: Mapping[str, Any], confidence: float) -> str:
-    if gain["mean"] is None:
-        return "not measured"
-    if gain["low"] is None:
-        return f"{gain['mean']:+.2f} points (no interval with 1 seed: no claim is possible)"
-    if gain["low"] == gain["high"]:  # zero spread: every seed gave the same difference
-        return f"{gain['mean']:+.2f} points (identical on every seed: zero spread, no interval to judge)"
-    if gain["low"] <= 0.0 <= gain["high"]:
-        call = "includes 0: not distinguishable from seed-to-seed noise"
-    else:
-        call = f"excludes 0: a real {'improvement' if gain['low'] > 0 else 'degradation'} at this number of seeds"
-    return f"{gain['mean']:+.2f} points ({confidence:.0%} CI {gain['low']:+.2f} to {gain['high']:+.2f}; {call})"
-
-
 def verdict(summary: Mapping[str, Any]) -> str:
     """The verdict sentence: which statistic it rests on, its value, the final gain and the power line."""
     gain, final, confidence = summary["early_auc_gain"], summary["final_gain"], summary["confidence"]
@@ -148,10 +137,10 @@ def verdict(summary: Mapping[str, Any]) -> str:
     text = (f"Verdict, resting on one statistic fixed in advance, the paired gain of {gain['arm']} over "
             f"{summary['baseline']} in the area under the {gain['metric']} curve over the early window "
             f"({window['definition']}; trapezoid rule over training examples, step 0 excluded): "
-            f"{_judge(gain, confidence)}.")
+            f"{judge_gain(gain['mean'], gain['low'], gain['high'], confidence)}.")
     if final is not None:
         where = {"full": "the full eval set", "subset": "the evaluation subset"}.get(final["eval_set"], "the eval set")
-        text += f" Final gain on {where}: {_judge(final, confidence)}."
+        text += f" Final gain on {where}: {judge_gain(final['mean'], final['low'], final['high'], confidence)}."
     text += (" The gains at each evaluation point are descriptive only: with many points, some intervals "
              "exclude 0 by chance. Power: " + summary["power"]["text"] + ".")
     return text

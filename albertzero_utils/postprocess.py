@@ -6,11 +6,12 @@ questions). Per question, ``best_span`` is the highest span score, ``min_null`` 
 score ``start[0] + end[0]`` and ``min_diff`` the lowest ``has_logits[:, 1] - has_logits[:, 0]`` (column 1 =
 "no answer") of its windows: ``null_odds = a * (min_null - best_span) + b * min_diff`` (``a =
 null_weight``, ``b = has_ans_weight``; no ``b`` term without ``has_logits``), and the answer is ``''`` when
-``null_odds > null_threshold``, else the best span's text. ``a = b = 0.5`` mirrors Retro-Reader's rear
-verification (Zhang et al. 2020, arXiv 2001.09694); ``a = 1, b = 0`` is the span reader alone. The
-metric's ``best_f1_thresh`` on ``span_answers`` and ``null_odds`` tunes the threshold on a dev set. A
-question without a valid span gets ``''`` and ``NO_SPAN_NULL_ODDS`` (a finite +inf: strict JSON). Equal
-scores go to the earliest window, then start, then end token. The n-best lists (``n_best`` spans with
+``null_odds > null_threshold``, else the best span's text. ``a = b = 0.5`` is a one-model version of
+Retro-Reader's rear verification (Zhang et al. 2021, arXiv 2001.09694), without its separately trained
+sketchy reader; ``a = 1, b = 0`` is the span reader alone. The metric's ``best_f1_thresh`` on
+``span_answers`` and ``null_odds`` tunes the threshold on a dev set. A question without a valid span gets
+``''`` and ``NO_SPAN_NULL_ODDS`` (a finite +inf: strict JSON). Equal scores go to the earliest window, then
+start, then end token. The n-best lists (``n_best`` spans with
 distinct character offsets, and the null entry) are built on first read.
 """
 from __future__ import annotations

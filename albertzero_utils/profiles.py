@@ -36,7 +36,7 @@ class TrainConfig:
 
     The defaults ARE the smoke profile (offline, CPU, tiny random ALBERT on the bundled sample, 60 steps):
     lr 1e-3 / batch 16 / 10% warmup learned best in the data's learnability checks (2e-3 diverged); 60 steps
-    keep `make demo` (2 arms x 3 seeds) under 3 minutes on 2 cores (2 min 22 s measured).
+    keep `make demo` (2 arms x 3 seeds) at about 3 minutes on 2 cores (3 min 4 s to 3 min 15 s measured).
     """
 
     profile: str = "smoke"
@@ -109,7 +109,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {},
     # One epoch of albert-base-v2 on SQuAD 2.0 on a 16 GB Colab T4 (fp16 there: "auto" picks bf16 only
     # from compute capability 8.0, native bf16). Early evaluations use a fixed 2,000-question dev subset;
-    # the full dev set is evaluated once at the end. Checkpoints every 500 steps (about 8 min on a T4 by
+    # the full dev set is evaluated once at the end. Checkpoints every 500 steps (about 3.5 min on a T4 by
     # notebook 03's FLOP estimate; not measured) survive a disconnect.
     "colab": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
@@ -119,15 +119,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "seeds": (0, 1, 2), "headline_metric": "f1",
     },
     # The ALBERT paper's SQuAD 2.0 fine-tuning recipe (Lan et al. 2020, arXiv:1909.11942, appendix A.4,
-    # Table 16): LR 3e-5, batch size 48, 8,000 steps, 814 warmup steps, max sequence length 512.
-    # Deviations: 2 epochs instead of 8,000 steps (the step count follows the data), warmup as the paper's
-    # ratio 814/8000, and 384/128 windows as in the other profiles (comparable, and cheaper).
+    # Table 14): LR 3e-5, batch size 48, 8,144 steps, 814 warmup steps, max sequence length 512.
+    # Deviations: 2 epochs instead of 8,144 steps (the step count follows the data), warmup as the paper's
+    # ratio 814/8144, and 384/128 windows as in the other profiles (comparable, and cheaper).
     # Batch 48 is 3 micro-batches of 16 on one GPU (on N GPUs, fewer). Every evaluation uses the full dev set.
     "paper": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
         "max_eval_samples": None, "final_eval_full": False, "cpu": False, "num_epochs": 2, "global_batch_size": 48,
         "micro_batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-5,
-        "warmup_ratio": 814 / 8000, "mixed_precision": "auto", "require_gpu": True, "save_steps": 1000,
+        "warmup_ratio": 814 / 8144, "mixed_precision": "auto", "require_gpu": True, "save_steps": 1000,
         "save_total_limit": 2, "seeds": (0, 1, 2), "headline_metric": "f1",
     },
 }

@@ -150,27 +150,31 @@ def gain_table(summary: Mapping[str, Any], metric: str | None = None, arm: str |
     return rows
 
 
-def _judge(gain: Mapping[str, Any], higher_is_better: bool, unit: str, confidence: float) -> str:
-    """'+1.23 points (95% CI +0.40 to +2.06: excludes 0, ...)' for one paired gain."""
-    if gain["mean"] is None:
-        return "not measured (no evaluation point)"
-    if gain["ci_low"] is None:
-        return f"{gain['mean']:+.2f}{unit} (no interval)"
-    if gain["ci_low"] == gain["ci_high"]:  # zero spread: every seed gave the same difference
-        return f"{gain['mean']:+.2f}{unit} (identical on every seed: zero spread, no interval to judge)"
-    if gain["ci_low"] <= 0.0 <= gain["ci_high"]:
-        verdict = "includes 0, so it is not distinguishable from seed-to-seed noise"
+def judge_gain(mean: float | None, low: float | None, high: float | None, confidence: float, *,
+               unit: str = " points", higher_is_better: bool = True) -> str:
+    """'+1.23 points (95% CI +0.40 to +2.06; excludes 0: ...)': the one wording of a paired gain and its
+    interval, in the descriptive sentences and in the verdict. An interval that excludes 0 is called
+    significant, never proof: with no true gain, 1 - `confidence` of all intervals exclude 0."""
+    if mean is None:
+        return "not measured"
+    if low is None:
+        return f"{mean:+.2f}{unit} (no interval with 1 seed: no claim is possible)"
+    if low == high:  # zero spread: every seed gave the same difference
+        return f"{mean:+.2f}{unit} (identical on every seed: zero spread, no interval to judge)"
+    if low <= 0.0 <= high:
+        call = "includes 0: not distinguishable from seed-to-seed noise"
     else:
-        better = (gain["ci_low"] > 0) == higher_is_better
-        verdict = f"excludes 0: a real {'improvement' if better else 'degradation'} at this number of seeds"
-    return (f"{gain['mean']:+.2f}{unit} ({confidence:.0%} CI {gain['ci_low']:+.2f} to "
-            f"{gain['ci_high']:+.2f}; the CI {verdict})")
+        better = (low > 0) == higher_is_better
+        level = f"{1 - confidence:.0%}"
+        call = (f"excludes 0: a significant {'improvement' if better else 'degradation'} at the {level} level, "
+                f"which a true gain of 0 also gives in {level} of comparisons")
+    return f"{mean:+.2f}{unit} ({confidence:.0%} CI {low:+.2f} to {high:+.2f}; {call})"
 
 
 def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
     """A sentence per re-init arm, computed from the summary: seeds, early and final paired gain with CIs.
 
-    A gain is only called real when its interval excludes 0; one seed supports no claim at all.
+    A gain is only called significant when its interval excludes 0; one seed supports no claim at all.
     `metric` defaults to the summary's headline metric.
     """
     metric = metric or headline(summary)
@@ -184,8 +188,9 @@ def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
         early_text += f" (step {first})" if first == last else f" (steps {first}-{last})"
     sentences = []
     for arm in (a for a in summary["arms"] if a != baseline):
-        early, final = (_judge(summary[key][arm][metric], higher_is_better, unit, summary["confidence"])
-                        for key in ("early_gain", "last_point_gain"))
+        early, final = (judge_gain(gain["mean"], gain["ci_low"], gain["ci_high"], summary["confidence"], unit=unit,
+                                   higher_is_better=higher_is_better)
+                        for gain in (summary[key][arm][metric] for key in ("early_gain", "last_point_gain")))
         if n < 2:
             sentences.append(
                 f"With 1 seed, {arm} minus {baseline} in {metric} was {early} over {early_text} and {final} "

@@ -41,6 +41,15 @@ def test_seeds_needed_matches_the_textbook_sample_sizes() -> None:
     assert seeds_needed(None) is None and seeds_needed(0.0) == 2 and seeds_needed(1e6) is None
 
 
+def test_seeds_needed_never_falls_as_the_spread_grows() -> None:
+    # A large effect (target / std) puts the t distribution's lower tail where scipy's nct.cdf gives NaN;
+    # read as "not powered", that once made SD 0.30 need 7 seeds while SD 0.5 needed 3.
+    spreads = [0.05 * k for k in range(1, 61)]
+    needed = [seeds_needed(std) for std in spreads]
+    assert needed == sorted(needed) and needed[0] == 2
+    assert seeds_needed(0.295) == 3 and seeds_needed(0.3) == 3  # power 0.999 at 3 seeds (Monte Carlo agrees)
+
+
 def write_run(run: Path, f1_by_step: dict[int, float], final: dict) -> None:
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"headline_metric": "f1"}))

@@ -99,7 +99,7 @@ def test_paired_gains_early_window_and_final_point_by_hand() -> None:
     assert rows[1]["gain_mean"] == pytest.approx(1.5) and rows[1]["n"] == 3
 
 
-def test_conclusion_calls_a_gain_real_only_when_its_ci_excludes_zero() -> None:
+def test_conclusion_calls_a_gain_significant_only_when_its_ci_excludes_zero() -> None:
     summary = _summary({
         "baseline": {0: [10, 20, 30, 70], 1: [20, 30, 40, 80], 2: [30, 40, 50, 90]},
         "reinit":   {0: [10, 22, 32, 70], 1: [20, 32.2, 42.1, 81], 2: [30, 41.9, 52.2, 89]},
@@ -107,18 +107,19 @@ def test_conclusion_calls_a_gain_real_only_when_its_ci_excludes_zero() -> None:
     text = conclusion(summary)
     early_part, final_part = text.split(" over the early window")
     assert text.startswith("With 3 seeds")
-    assert "excludes 0: a real improvement" in early_part
-    assert "includes 0" in final_part and "real" not in final_part
+    assert "excludes 0: a significant improvement at the 5% level" in early_part
+    assert "a true gain of 0 also gives in 5% of comparisons" in early_part  # never called proof
+    assert "includes 0" in final_part and "significant" not in final_part
     assert "+2.07 points" in early_part  # (2.0 + 2.15 + 2.05) / 3, computed by hand
 
 
-def test_conclusion_reports_a_real_degradation_for_loss_going_up() -> None:
+def test_conclusion_judges_a_loss_by_its_direction() -> None:
     summary = _summary({
         "baseline": {0: [10, 20, 30, 70], 1: [20, 30, 40, 80], 2: [30, 40, 50, 90]},
         "reinit":   {0: [10, 22, 32, 72], 1: [20, 32.2, 42.1, 82.3], 2: [30, 41.9, 52.2, 91.8]},
     }, STEPS, early=[10, 20])
     # Higher F1 means lower train_loss here (3 - F1/50): the loss difference is negative, an improvement.
-    assert "a real improvement" in conclusion(summary, metric="train_loss")
+    assert "a significant improvement" in conclusion(summary, metric="train_loss")
     assert "points" not in conclusion(summary, metric="train_loss")
 
 
