@@ -46,7 +46,7 @@ notebooks: setup
 		--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 $(NOTEBOOKS) $(EXERCISES)
 	$(BIN)/python -m albertzero_utils.notebook_tools normalize $(NOTEBOOKS) $(EXERCISES)
 
-# Re-creates data/tiny-albert-pretrained/ (the smoke profile's pretrained tiny ALBERT) from data/pretrain/corpus.txt,
+# Writes data/tiny-albert-pretrained/ (a pretrained tiny ALBERT; none is committed yet, see README) from data/pretrain/corpus.txt,
 # at most an hour on 2 CPU cores; the model card (its README.md) is written from this run's own records.
 PRETRAIN_RUN := runs/pretrain-tiny
 pretrain-tiny: setup

@@ -17,7 +17,8 @@ from .errors import ConfigError
 
 DRIVE_MOUNT_POINT = Path("/content/drive")
 DRIVE_FOLDER = "albertZero"
-#: A free Colab runtime is recycled after at most 12 hours (often sooner, and after ~90 idle minutes).
+#: A free Colab runtime is recycled after at most 12 hours (often sooner, and after ~90 idle minutes): Colab's
+#: FAQ, research.google.com/colaboratory/faq.html ("notebooks can run for at most 12 hours").
 COLAB_SESSION_HOURS = 12.0
 #: SQuAD 2.0 sizes for cost estimates: questions per split; dev windows at 384/128 with albert-base-v2's
 #: tokenizer (counted with build_eval_features); the training split is assumed to have the same ratio.

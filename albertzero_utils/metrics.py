@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .errors import DataError, location
+from .fileio import atomic_write
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -202,7 +203,7 @@ def histogram_na_prob(na_probs: Mapping[str, float], qid_list: list[str], image_
     ax.set_xlabel("Model probability of no-answer")
     ax.set_ylabel("Proportion of dataset")
     ax.set_title(f"Histogram of no-answer probability: {name}")
-    fig.savefig(os.path.join(image_dir, f"na_prob_hist_{name}.png"))
+    atomic_write(os.path.join(image_dir, f"na_prob_hist_{name}.png"), lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def _new_figure():
@@ -224,7 +225,7 @@ def _plot_pr_curve(precisions: list[float], recalls: list[float], out_image: str
     ax.set_xlim([0.0, 1.05])
     ax.set_ylim([0.0, 1.05])
     ax.set_title(title)
-    fig.savefig(out_image)
+    atomic_write(out_image, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 # ------------------------------------------------------------------------------------ public entry

@@ -1,6 +1,6 @@
 """GPU throughput of albertZero's AVPool model on the albert-base-v2 config (random weights, 384 tokens).
 
-    python bench/gpu_throughput.py --steps 30          # < 3 minutes on an H100; writes bench/gpu_results.json
+    python bench/gpu_throughput.py --steps 30          # writes bench/gpu_results.json (not yet run on a GPU)
 
 For fp16 and bf16 autocast (bf16 only with native bf16, compute capability 8.0+): training samples/s
 (forward, backward, AdamW), evaluation windows/s (forward under ``inference_mode``), peak GPU memory, and the
