@@ -223,7 +223,8 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     total = cfg.max_steps or cfg.num_epochs * steps_per_epoch
     scheduler = linear_schedule(optimizer, math.ceil(cfg.warmup_ratio * total), total)
     sizes = {"train_examples": len(train_examples), "train_features": len(train_features),
-             "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features)}
+             "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features),
+             "eval_examples_in_file": len(eval_examples)}
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
                     eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count,

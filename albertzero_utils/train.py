@@ -215,7 +215,8 @@ def _finish(cfg: TrainConfig, accelerator: Accelerator, setup: RunSetup, out: Ou
             resume_dir: Path | None, metrics: dict[str, float], predictions: Predictions | None,
             say: Callable[[str], None]) -> TrainResult:
     """Final full-dev evaluation (if asked), ``final/``, predictions, and ``done.json`` written last."""
-    evaluated_on = "subset" if cfg.max_eval_samples else "full"
+    covers_file = setup.sizes["eval_examples"] == setup.sizes["eval_examples_in_file"]
+    evaluated_on = "full" if covers_file else "subset"  # a max_eval_samples >= the file's size keeps it all
     if setup.final_eval_set is not None:
         metrics, predictions = evaluate(setup.model, setup.final_eval_set, accelerator, _post_cfg(cfg),
                                         desc="final eval")

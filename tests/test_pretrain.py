@@ -206,3 +206,38 @@ def test_tiny_random_names_the_random_init_control() -> None:
     assert model.config.hidden_size == 128 and model.config.num_hidden_layers == 12
     assert load_tokenizer("tiny-random").vocab_size == load_tokenizer(paths.TINY_MODEL_DIR).vocab_size
     assert resolve_run("smoke", None, {"model": "tiny-random"}).model == "tiny-random"
+
+
+def test_held_out_metrics_pool_every_masked_token_and_every_pair() -> None:
+    """evaluate_pretraining on logits written by hand: losses and accuracies derived independently."""
+    import math
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+
+    from albertzero_utils.pretrain import evaluate_pretraining
+
+    three = math.log(3.0)  # logits (0, ln 3, 0): probabilities 1/5, 3/5, 1/5
+    batches = [  # batch 1: two masked tokens (one right), its pair right; batch 2: one masked token (right), pair wrong
+        {"input_ids": torch.zeros(1, 3, dtype=torch.long), "labels": torch.tensor([[IGNORE_INDEX, 1, 2]]),
+         "sentence_order_label": torch.tensor([0]),
+         "mlm": torch.tensor([[[0.0, 0.0, 0.0], [0.0, three, 0.0], [0.0, three, 0.0]]]),
+         "sop": torch.tensor([[2.0, 0.0]])},
+        {"input_ids": torch.zeros(1, 3, dtype=torch.long), "labels": torch.tensor([[0, IGNORE_INDEX, IGNORE_INDEX]]),
+         "sentence_order_label": torch.tensor([0]),
+         "mlm": torch.tensor([[[three, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]),
+         "sop": torch.tensor([[0.0, 1.0]])},
+    ]
+
+    class HandWritten(torch.nn.Module):
+        def forward(self, input_ids, mlm, sop):
+            return SimpleNamespace(prediction_logits=mlm, sop_logits=sop)
+
+    metrics = evaluate_pretraining(HandWritten(), batches, Accelerator(cpu=True))
+    right, wrong = -math.log(3 / 5), -math.log(1 / 5)
+    assert metrics["mlm_accuracy"] == pytest.approx(2 / 3)  # pooled over the 3 masked tokens, not per batch
+    assert metrics["mlm_loss"] == pytest.approx((right + wrong + right) / 3)
+    assert metrics["sop_accuracy"] == pytest.approx(1 / 2)
+    sop_right = -math.log(math.exp(2) / (math.exp(2) + 1))
+    sop_wrong = -math.log(1 / (1 + math.e))
+    assert metrics["sop_loss"] == pytest.approx((sop_right + sop_wrong) / 2)

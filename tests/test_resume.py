@@ -78,7 +78,7 @@ def test_sigkill_at_random_points_then_resume_logs_identical_records(tmp_path) -
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     # Kill once soon after start-up (before or around the first checkpoint), once later in training.
-    kill_after = [rng.randint(0, 3), rng.randint(4, steps - 1)]
+    kill_after = [rng.randint(0, 3), rng.randint(4, steps - 3)]  # the run cannot finish before the kill
     log = []
     for records_before_kill in kill_after:
         process = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -91,6 +91,7 @@ def test_sigkill_at_random_points_then_resume_logs_identical_records(tmp_path) -
         time.sleep(rng.uniform(0.0, 0.3))
         process.send_signal(signal.SIGKILL)
         process.wait()
+        assert process.returncode == -signal.SIGKILL and not (out / "done.json").exists(), "not killed mid-run"
         saved = sorted(p.name for p in (out / "checkpoints").glob("*")) if (out / "checkpoints").is_dir() else []
         log.append((records_before_kill, process.returncode, saved))
     assert any(name.startswith("step-") for name in log[1][2]), f"no checkpoint before the later kill: {log}"
@@ -132,6 +133,10 @@ def test_two_processes_log_each_record_once_and_keep_the_experiment(tmp_path) ->
     records = _records(out)
     assert [r["step"] for r in records] == one["eval_schedule"] == config["eval_schedule"]
     assert [r["examples_seen"] for r in records][:3] == [0, 8, 16]  # evaluated every 2 steps of 4 windows (2 x 2)
+    # evaluation is sharded over the processes and gathered: every question counted once, none dropped
+    assert all(r["total"] == 8 and r["HasAns_total"] + r["NoAns_total"] == 8 for r in records)
+    both = [json.loads((path / "predictions.json").read_text()) for path in (out, tmp_path / "one")]
+    assert len(both[0]) == 8 and set(both[0]) == set(both[1])
     assert done.stdout.count("step 2: f1") == 1 and done.stdout.count("resolved settings") == 1
     kept = sorted((out / "checkpoints").iterdir())  # the last --save-total-limit (2) of steps 2, 4, ...
     assert kept and {p.name for p in kept[-1].iterdir()} >= {"rng-0.safetensors", "rng-1.safetensors"}

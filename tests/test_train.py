@@ -195,14 +195,46 @@ def test_run_writes_config_metrics_final_and_done(finished_run) -> None:
     assert done["steps"] == 4 and done["final_metrics"]["f1"] == records[-1]["f1"]
 
 
-def test_final_model_reloads_with_the_trained_weights(finished_run) -> None:
-    from safetensors.torch import load_file
-
+def test_final_holds_the_trained_model_not_the_initial_one(finished_run, tmp_path) -> None:
     from albertzero_utils.modeling import load_qa_model
 
-    model = load_qa_model(finished_run / "final")
-    saved = load_file(str(finished_run / "final" / "model.safetensors"))
-    assert torch.equal(model.state_dict()["qa_outputs.weight"], saved["qa_outputs.weight"])
+    cfg = tiny(tmp_path)  # the fixture's settings: its initial model is this config's
+    initial = prepare_run(cfg, make_accelerator(cfg)).model.state_dict()
+    final = load_qa_model(finished_run / "final").state_dict()
+    assert final.keys() == initial.keys()
+    changed = {name for name in initial if not torch.equal(initial[name], final[name])}
+    assert {"qa_outputs.weight", "has_ans.1.weight"} <= changed
+    assert any(name.endswith("ffn_output.weight") for name in changed)  # the shared block was trained too
+
+
+def test_score_gives_the_official_keys_span_f1_and_the_sweep_over_spans() -> None:
+    from albertzero_utils.evaluation import score
+    from albertzero_utils.postprocess import Predictions
+
+    golds = {"a": ["Paris"], "b": ["1712"], "c": []}
+    predictions = Predictions(answers={"a": "Paris", "b": "", "c": ""}, null_odds={"a": -2.0, "b": 1.0, "c": 3.0},
+                              span_answers={"a": "Paris", "b": "in 1712", "c": "Rome"})
+    scores = score(golds, predictions)
+    # thresholded answers: a right, b abstained on an answerable question, c rightly abstained
+    assert scores["exact"] == pytest.approx(200 / 3) and scores["f1"] == pytest.approx(200 / 3)
+    # best spans on answerable questions, never abstaining: "in 1712" has precision 1/2, recall 1 (F1 2/3)
+    assert scores["HasAns_span_exact"] == pytest.approx(50.0)
+    assert scores["HasAns_span_f1"] == pytest.approx((100 + 200 / 3) / 2)
+    # the sweep over the spans, in order of null odds: abstain on all (1 of 3), + a (1), + b (2/3), + c ("Rome": -1)
+    assert scores["best_f1"] == pytest.approx(100 * (1 + 1 + 2 / 3) / 3) and scores["best_f1_thresh"] == 1.0
+    assert scores["best_exact"] == pytest.approx(200 / 3) and scores["best_exact_thresh"] == -2.0
+
+
+@pytest.mark.parametrize("max_eval, final_full, expected, total", [
+    (8, False, "subset", 8),  # the periodic subset, and done.json says so
+    (8, True, "full", 155),  # a final evaluation on the whole file
+    (1000, False, "full", 155),  # a "subset" at least as large as the file is the whole file
+])
+def test_done_json_names_the_set_of_its_final_metrics(tmp_path, max_eval, final_full, expected, total) -> None:
+    result = train(tiny(tmp_path, max_steps=1, eval_steps=1, max_eval_samples=max_eval, final_eval_full=final_full),
+                   log=lambda _: None)
+    done = json.loads((result.output_dir / "done.json").read_text())
+    assert done["final_eval"] == expected and done["final_metrics"]["total"] == total == result.final_metrics["total"]
 
 
 def test_finished_run_is_not_trained_again(finished_run) -> None:
@@ -215,6 +247,16 @@ def test_finished_run_is_not_trained_again(finished_run) -> None:
 def test_existing_run_is_not_overwritten_by_accident(finished_run) -> None:
     with pytest.raises(ConfigError, match="already holds a run.*--resume-from-checkpoint latest"):
         train(tiny(finished_run.parent, output_dir=str(finished_run)))
+
+
+def test_overwrite_output_dir_starts_the_run_afresh(tmp_path) -> None:
+    first = train(tiny(tmp_path, max_steps=4, eval_steps=2, save_steps=2), log=lambda _: None)
+    assert (first.output_dir / "checkpoints").is_dir()
+    again = train(tiny(tmp_path, max_steps=1, eval_steps=1, overwrite_output_dir=True), log=lambda _: None)
+    records = [json.loads(line) for line in (again.output_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 1]  # the old run's records are gone, not appended to
+    assert not any((again.output_dir / "checkpoints").glob("step-*"))  # and so are its checkpoints
+    assert json.loads((again.output_dir / "done.json").read_text())["steps"] == 1
 
 
 def test_gradient_accumulation_counts_optimizer_steps(tmp_path) -> None:
@@ -309,10 +351,20 @@ def test_mixed_precision_auto(monkeypatch) -> None:
     assert resolve_mixed_precision(TrainConfig(mixed_precision="no", cpu=False)) == "no"
 
 
-def test_gradient_checkpointing_gives_the_same_run(tmp_path) -> None:
+def test_gradient_checkpointing_gives_the_same_run(tmp_path, monkeypatch) -> None:
+    calls = []
+    recompute = torch.utils.checkpoint.checkpoint
+
+    def counted(*args, **kwargs):  # the real checkpoint, counted: proves the flag reached the model
+        calls.append(1)
+        return recompute(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", counted)
     plain = train(tiny(tmp_path / "plain", max_steps=2, eval_steps=1), log=lambda _: None)
+    assert not calls
     checkpointed = train(tiny(tmp_path / "ckpt", max_steps=2, eval_steps=1, gradient_checkpointing=True),
                          log=lambda _: None)
+    assert len(calls) >= 2 * 12  # each training step recomputes the 12 passes of the shared block
     for a, b in zip(plain.records[1:], checkpointed.records[1:], strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
         assert a["f1"] == pytest.approx(b["f1"])
