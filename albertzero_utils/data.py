@@ -263,6 +263,8 @@ def load_examples(source: str | Path, *, split: str = "validation", check_offset
         source = str(SAMPLE_SOURCES[source])
     if _looks_like_path(source):
         rows = flatten_squad(load_squad_json(Path(source).expanduser(), check_offsets=check_offsets))
+        if not rows:
+            raise DataError(f"{location(source)}: no questions found (is its 'data' list empty?)")
         examples = datasets.Dataset.from_list(rows[:max_samples], features=EXAMPLE_FEATURES)
     else:
         examples = _load_hub(source, split, check_offsets=check_offsets)

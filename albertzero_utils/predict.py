@@ -63,6 +63,17 @@ def heads_trained(model: str | os.PathLike) -> bool:
     return any(name.endswith("ForQuestionAnsweringAVPool") for name in architectures)
 
 
+def check_fits(model_config: Any, tokenizer: Any, max_seq_length: int, model_name: str | os.PathLike) -> None:
+    """One-line errors, before any work, for windows longer than the model's positions or a tokenizer whose
+    ids run past the model's vocabulary (it belongs to another model)."""
+    if max_seq_length > model_config.max_position_embeddings:
+        raise ConfigError(f"--max-seq-length {max_seq_length}: {model_name} has only "
+                          f"{model_config.max_position_embeddings} positions")
+    if len(tokenizer) > model_config.vocab_size:
+        raise ConfigError(f"the tokenizer has {len(tokenizer)} tokens but {model_name}'s vocabulary has "
+                          f"{model_config.vocab_size}: they belong to different models")
+
+
 def require_trained_heads(model: str | os.PathLike) -> None:
     """Refuse, in one line, a model whose QA heads were never trained (its answers would be noise)."""
     if not heads_trained(model):

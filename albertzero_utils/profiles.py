@@ -163,6 +163,8 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
         data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); expected a YAML or JSON config") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML/JSON ({' '.join(str(exc).split())[:160]})") from None
     if data is None:
@@ -298,9 +300,12 @@ def check_environment(cfg: TrainConfig) -> None:
         raise ConfigError(f"profile {cfg.profile!r} needs a CUDA GPU and none was found; {OFFLINE_ALTERNATIVES}")
     if cfg.mixed_precision == "fp16" and (cfg.cpu or not cuda_available()):
         raise ConfigError("--mixed-precision fp16 needs a CUDA GPU; use --mixed-precision bf16 or no on CPU")
+    model_path = Path(paths.model_location(cfg.model)).expanduser()
+    if not model_path.is_dir() and (model_path.exists() or str(cfg.model).startswith(("/", ".", "~"))):
+        raise ConfigError(f"--model {cfg.model}: no such model directory")  # a path, not a Hub id
     if not hub_offline():
         return
-    needs = [("--model", cfg.model)] if not Path(paths.model_location(cfg.model)).expanduser().is_dir() else []
+    needs = [("--model", cfg.model)] if not model_path.is_dir() else []
     if cfg.dataset and (cfg.train_file is None or cfg.eval_file is None):
         needs.append(("--dataset", cfg.dataset))
     missing = [(flag, name) for flag, name in needs if not _in_hub_cache(name, flag == "--dataset")]

@@ -51,6 +51,9 @@ def read_metrics(path: Path) -> dict[int, dict[str, Any]]:
             records[int(record["step"])] = record
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise DataError(f"{metrics_file}, line {number}: not a JSON metrics record with a 'step'") from None
+        bad = next((key for key in METRICS if not isinstance(record.get(key, 0.0), (int, float, type(None)))), None)
+        if bad is not None:
+            raise DataError(f"{metrics_file}, line {number}: {bad} is {record[bad]!r}, not a number")
     return records
 
 

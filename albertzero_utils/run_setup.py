@@ -25,6 +25,7 @@ from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
 from .modeling import enable_gradient_checkpointing, load_qa_model
+from .predict import check_fits
 from .profiles import TrainConfig
 from .reinit import reinit_layers
 
@@ -207,6 +208,7 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
         enable_gradient_checkpointing(model)
     tokenizer = load_tokenizer(cfg.model, match_original_albert=cfg.match_original_albert_tokenizer)
     feature_cfg = FeatureConfig(cfg.max_seq_length, cfg.doc_stride, cfg.max_query_length, cfg.pad_to_max_length)
+    check_fits(model.config, tokenizer, cfg.max_seq_length, cfg.model)
     train_examples = _load_split(cfg, "train", cfg.max_train_samples)
     with accelerator.main_process_first():
         train_features = build_train_features(train_examples, tokenizer, feature_cfg)

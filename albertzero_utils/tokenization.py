@@ -33,6 +33,9 @@ def load_tokenizer(name_or_dir: str | os.PathLike, *, match_original_albert: boo
         raise ConfigError(f"cannot load tokenizer {str(name_or_dir)!r}: {reason}") from None
     if not tokenizer.is_fast:
         raise ConfigError(f"tokenizer {str(name_or_dir)!r} is not a fast tokenizer (offsets are needed)")
+    if len(tokenizer) <= len(set(tokenizer.all_special_ids)):  # e.g. a directory holding only config.json
+        raise ConfigError(f"{str(name_or_dir)!r} holds no tokenizer vocabulary (only special tokens); give a "
+                          f"directory with spiece.model or tokenizer.json")
     if match_original_albert and type(tokenizer).__name__.startswith("AlbertTokenizer"):
         match_original_albert_tokenization(tokenizer)
     return tokenizer

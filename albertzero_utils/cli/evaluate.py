@@ -8,7 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..errors import DataError
 from ..fileio import write_text_atomic
+from .arguments import finite_float
 
 HELP = "Score predictions.json against a SQuAD 2.0 file, exactly like the official evaluate-v2.0.py."
 
@@ -21,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Write accuracy metrics to file (default is stdout).")
     parser.add_argument("--na-prob-file", "-n", metavar="na_prob.json",
                         help="Model estimates of probability of no answer (e.g. null_odds.json).")
-    parser.add_argument("--na-prob-thresh", "-t", type=float, default=1.0,
+    parser.add_argument("--na-prob-thresh", "-t", type=finite_float, default=1.0,
                         help='Predict "" if no-answer probability exceeds this (default = 1.0).')
     parser.add_argument("--out-image-dir", "-p", metavar="out_images", default=None,
                         help="Save precision-recall curves to directory.")
@@ -52,6 +54,8 @@ def evaluate_files(data_file: str | os.PathLike, pred_file: str | os.PathLike,
     from ..metrics import check_covered, read_na_probs, read_predictions, squad_v2_metrics
 
     golds = gold_answers(flatten_squad(load_squad_json(data_file, check_offsets=False)))
+    if not golds:
+        raise DataError(f"{data_file}: no questions to score (is its 'data' list empty?)")
     preds = read_predictions(pred_file)
     check_covered(golds, preds, "prediction", str(pred_file))
     na_probs = None

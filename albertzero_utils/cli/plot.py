@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arguments import fraction
+
 HELP = "recompute summary.json and draw early_gain/loss_curves/hasans_noans PNGs for comparison directories"
 
 
@@ -11,7 +13,7 @@ def add_early_fraction_argument(parser: argparse.ArgumentParser) -> None:
     """--early-fraction, shared with `albertzero compare`."""
     from ..results import DEFAULT_EARLY_FRACTION
 
-    parser.add_argument("--early-fraction", type=float, default=DEFAULT_EARLY_FRACTION, metavar="F",
+    parser.add_argument("--early-fraction", type=fraction, default=DEFAULT_EARLY_FRACTION, metavar="F",
                         help="the early window: the first F of the training steps, over which the verdict "
                              "integrates the headline curve; fix it before seeing results (default "
                              f"{DEFAULT_EARLY_FRACTION}, the window the schedule evaluates evenly)")

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from .arguments import finite_float
+
 HELP = "Answer a question (--question/--context) or every question of a SQuAD 2.0 file (--data)."
 
 
@@ -31,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-best", type=int, default=20, help="Candidates kept (default: %(default)s).")
     parser.add_argument("--max-answer-length", type=int, default=30,
                         help="Longest answer in tokens (default: %(default)s).")
-    parser.add_argument("--null-threshold", type=float, default=0.0,
+    parser.add_argument("--null-threshold", type=finite_float, default=0.0,
                         help="Answer '' when the null odds exceed this (default: %(default)s).")
     parser.add_argument("--batch-size", type=int, default=32, help="Windows per forward pass (default: %(default)s).")
 
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     """Load the model once, then answer the question or the file."""
     from ..errors import ConfigError
 
+    if args.question is not None and not args.question.strip():
+        raise ConfigError("--question is empty")
     if args.question is not None and not (args.context or "").strip():
         raise ConfigError("--question needs a non-empty --context")
     if args.data is not None and args.context is not None:
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     from ..postprocess import PostprocessConfig
-    from ..predict import answer_question, predict_file, require_trained_heads, trained_run_config, window_settings
+    from ..predict import (answer_question, check_fits, predict_file, require_trained_heads, trained_run_config,
+                           window_settings)
 
     if not args.allow_untrained_heads:
         require_trained_heads(args.model)
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     model, tokenizer = _load(args.model, args.tokenizer, bool(run_config.get("match_original_albert_tokenizer")))
     feature_cfg = window_settings(args.model, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
                                   max_query_length=args.max_query_length)
+    check_fits(model.config, tokenizer, feature_cfg.max_seq_length, args.model)
     cfg = PostprocessConfig(n_best=args.n_best, max_answer_length=args.max_answer_length,
                             null_threshold=args.null_threshold)
     if args.question is not None:
