@@ -74,5 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except OSError as exc:  # a path that cannot be read or written (a folder, /proc, a file in the way)
         where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
-        sys.stderr.write(f"{args._prog}: error: {where}: {exc.strerror or exc}\n")
+        reason = exc.strerror or " ".join(str(exc).split())
+        sys.stderr.write(f"{args._prog}: error: {where}: {reason}\n" if where else f"{args._prog}: error: {reason}\n")
         return 1
