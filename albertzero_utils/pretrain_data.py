@@ -139,8 +139,6 @@ def ngram_mask(input_ids: list[int], candidates: list[int], rng: random.Random, 
 
 
 def _random_token(rng: random.Random, vocab_size: int, special_ids: set[int]) -> int:
-    if vocab_size <= len(special_ids):
-        raise DataError(f"the tokenizer has no ordinary token to mask with (vocabulary {vocab_size}, all special)")
     while True:
         token = rng.randrange(vocab_size)
         if token not in special_ids:
