@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import ConfigError
+from .plan import SQUAD_DEV_QUESTIONS, SQUAD_DEV_WINDOWS, SQUAD_TRAIN_QUESTIONS  # SQuAD 2.0 sizes (documented there)
 
 DRIVE_MOUNT_POINT = Path("/content/drive")
 DRIVE_FOLDER = "albertZero"
 #: A free Colab runtime is recycled after at most 12 hours (often sooner, and after ~90 idle minutes): Colab's
 #: FAQ, research.google.com/colaboratory/faq.html ("notebooks can run for at most 12 hours").
 COLAB_SESSION_HOURS = 12.0
-#: SQuAD 2.0 sizes for cost estimates: questions per split; dev windows at 384/128 with albert-base-v2's
-#: tokenizer (counted with build_eval_features); the training split is assumed to have the same ratio.
-SQUAD_TRAIN_QUESTIONS, SQUAD_DEV_QUESTIONS, SQUAD_DEV_WINDOWS = 130_319, 11_873, 12_155
 #: Mean real tokens per 384-token window of the SQuAD 2.0 dev set (bench/results.json, ``mean_tokens``):
 #: with dynamic padding a batch costs its longest window, not 384, so this is what a window costs (about).
 SQUAD_MEAN_TOKENS_PER_WINDOW = 181

@@ -262,9 +262,13 @@ def run_cost(cfg: Any, train_windows: int, eval_questions: int, windows_per_ques
 
     from .evaluation import eval_schedule
 
-    steps = cfg.max_steps or cfg.num_epochs * math.ceil(train_windows / cfg.global_batch_size)
-    evaluations = len(eval_schedule(steps, interval=cfg.eval_steps, late_count=cfg.eval_late_count,
-                                    early_count=cfg.eval_early_count))
+    from .profiles import window_end_step
+
+    steps_per_epoch = math.ceil(train_windows / cfg.global_batch_size)
+    steps = cfg.max_steps or cfg.num_epochs * steps_per_epoch
+    window = window_end_step(cfg.early_window_epochs, steps_per_epoch, steps)
+    evaluations = len(eval_schedule(steps, window_steps=window, interval=cfg.eval_steps,
+                                    late_count=cfg.eval_late_count, early_count=cfg.eval_early_count))
     per_eval = min(cfg.max_eval_samples or eval_questions, eval_questions)
     final = eval_questions if cfg.final_eval_full and per_eval < eval_questions else 0
     eval_windows = round((evaluations * per_eval + final) * windows_per_question)

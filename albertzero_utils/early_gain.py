@@ -8,8 +8,10 @@ initialised) is the reference for the initial model and belongs to no gain: the 
 evaluation after step 0. One statistic decided in advance carries the verdict; the gains at each evaluation
 point are description (many comparisons, no correction).
 
-Power line: from the observed standard deviation of the paired AUC gains, the number of seeds a two-sided
-one-sample t-test at alpha = 0.05 needs to detect a +2 point gain with 80% power (noncentral t, scipy).
+Each co-primary metric's interval is then called against 0 and the claimed gain (:mod:`verdict`), and the
+overall call is their common call (:func:`decide`). Power line: from the observed standard deviation of the
+paired AUC gains, the number of seeds a two-sided one-sample t-test at alpha = 0.05 needs to detect the
+claimed gain (+2 points) with 80% power (noncentral t, scipy; :func:`power` is the one computation).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from scipy import integrate
 from scipy import stats as scipy_stats
 
 from .stats import judge_gain, mean_ci
+from .verdict import INCONCLUSIVE, call_for, metric_call, overall_call
 
 #: The effect the power line is sized for, in metric points, and the test it assumes.
 TARGET_GAIN = 2.0
@@ -93,54 +96,115 @@ def final_gain(finals: Mapping[str, Mapping[int, Mapping[str, Any]]], arm: str, 
     return {"arm": arm, "metric": metric, "eval_set": eval_set, **interval(per_seed, confidence)}
 
 
-def seeds_needed(std: float | None, target: float = TARGET_GAIN, alpha: float = ALPHA, power: float = POWER,
+def power(n: int, std: float, target: float = TARGET_GAIN, alpha: float = ALPHA) -> float:
+    """Power of a two-sided paired (one-sample) t-test at `alpha` with `n` seeds to detect a true mean gain
+    `target` when the paired gains have standard deviation `std` (noncentral t, scipy)."""
+    if n < 2:
+        return 0.0
+    if std == 0:
+        return 1.0
+    df, shift = n - 1, target / (std / math.sqrt(n))
+    critical = scipy_stats.t.ppf(1 - alpha / 2, df)
+    # P(T > c) + P(T < -c) for T ~ nct(df, shift); the lower tail is written as the upper tail of
+    # nct(df, -shift), because scipy's nct.cdf returns NaN far in the tail (large shift), and a NaN
+    # power would silently skip that number of seeds.
+    return float(scipy_stats.nct.sf(critical, df, shift) + scipy_stats.nct.sf(critical, df, -shift))
+
+
+def seeds_needed(std: float | None, target: float = TARGET_GAIN, alpha: float = ALPHA, power_wanted: float = POWER,
                  max_seeds: int = MAX_SEEDS) -> int | None:
-    """Fewest seeds for a two-sided paired t-test at `alpha` to detect `target` with `power`, given the
-    paired gains' `std` (noncentral t). None when `std` is unknown or more than `max_seeds` would be needed."""
+    """Fewest seeds for a two-sided paired t-test at `alpha` to detect `target` with `power_wanted`, given the
+    paired gains' `std` (:func:`power`). None when `std` is unknown or more than `max_seeds` would be needed."""
     if std is None or not math.isfinite(std):
         return None
     if std == 0:
         return 2
-    for n in range(2, max_seeds + 1):
-        df, shift = n - 1, target / (std / math.sqrt(n))
-        critical = scipy_stats.t.ppf(1 - alpha / 2, df)
-        # P(T > c) + P(T < -c) for T ~ nct(df, shift); the lower tail is written as the upper tail of
-        # nct(df, -shift), because scipy's nct.cdf returns NaN far in the tail (large shift), and a NaN
-        # power would silently skip that number of seeds.
-        achieved = scipy_stats.nct.sf(critical, df, shift) + scipy_stats.nct.sf(critical, df, -shift)
-        if achieved >= power:
-            return n
-    return None
+    return next((n for n in range(2, max_seeds + 1) if power(n, std, target, alpha) >= power_wanted), None)
 
 
-def power_line(gain: Mapping[str, Any]) -> dict[str, Any]:
-    """The power object of summary.json, from an :func:`early_auc_gain` result."""
-    needed = seeds_needed(gain["std"])
+def power_table(n: int, sds: Sequence[float], target: float = TARGET_GAIN) -> list[dict[str, Any]]:
+    """For each paired SD: the power of `n` seeds to detect `target`, and the seeds 80% power needs."""
+    return [{"paired_sd": sd, "power": power(n, sd, target), "seeds_needed": seeds_needed(sd, target)}
+            for sd in sds]
+
+
+def power_line(gain: Mapping[str, Any], target: float = TARGET_GAIN) -> dict[str, Any]:
+    """The power object of summary.json, from an :func:`early_auc_gain` result and the claimed gain."""
+    needed = seeds_needed(gain["std"], target)
     if gain["std"] is None:
         text = "no power estimate: the spread of paired gains needs at least 2 seeds"
     elif needed is None:
         text = f"more than {MAX_SEEDS} seeds would be needed (paired AUC gain SD {gain['std']:.2f})"
     else:
         text = (f"with the observed SD of the paired early AUC gains ({gain['std']:.2f} points over "
-                f"{gain['n']} seeds), {needed} seeds would detect a +{TARGET_GAIN:g} point early gain with "
+                f"{gain['n']} seeds), {needed} seeds would detect a +{target:g} point early gain with "
                 f"{POWER:.0%} power (two-sided alpha {ALPHA:g}, paired t-test); an estimate, as the SD is")
         text += " itself estimated from few seeds"
-    return {"seeds_needed": needed, "target_gain": TARGET_GAIN, "alpha": ALPHA, "power": POWER,
+    return {"seeds_needed": needed, "target_gain": target, "alpha": ALPHA, "power": POWER,
             "observed_std": gain["std"], "observed_seeds": gain["n"], "statistic": "early_auc_gain",
             "text": text}
 
 
+def decide(runs: Runs, finals: Mapping[str, Mapping[int, Mapping[str, Any]]], arm: str, baseline: str,
+           early_steps: Sequence[int], metrics: Sequence[str], claim_gain: float, confidence: float = 0.95,
+           diagnostics: Sequence[str] = ("HasAns_span_f1",)) -> dict[str, Any]:
+    """One re-init arm's calls: per co-primary metric (``calls``), the overall call with its reason, the
+    final gain per metric (description), the diagnostics (computed, never deciding), and the headline's
+    ``early_auc_gain``, ``final_gain`` and ``power``."""
+    calls, aucs = {}, {}
+    for metric in metrics:
+        aucs[metric] = early_auc_gain(runs, arm, baseline, early_steps, metric, confidence)
+        calls[metric] = metric_call(aucs[metric], claim_gain, confidence)
+        final = final_gain(finals, arm, baseline, metric, confidence)
+        calls[metric]["final_gain"] = None if final is None else {
+            **{k: final[k] for k in ("mean", "low", "high", "n", "eval_set")},
+            "call": call_for(final["low"], final["high"], claim_gain),
+            "note": "the gain at the end of training: description, not the pre-registered call"}
+    call, reason = overall_call(calls)
+    diagnostic = {}
+    for metric in (m for m in diagnostics if m not in metrics):
+        auc = early_auc_gain(runs, arm, baseline, early_steps, metric, confidence)
+        diagnostic[metric] = {**{k: auc[k] for k in ("mean", "low", "high", "n", "std")}, "decides": False}
+    headline = metrics[0]
+    return {"call": call, "reason": reason, "calls": calls, "diagnostics": diagnostic,
+            "early_auc_gain": aucs[headline], "power": power_line(aucs[headline], claim_gain),
+            "final_gain": final_gain(finals, arm, baseline, headline, confidence)}
+
+
+def _metric_sentence(metric: str, entry: Mapping[str, Any], arm: str, baseline: str) -> str:
+    mean = "not measured" if entry["mean"] is None else f"{entry['mean']:+.2f} points"
+    return (f"{metric}: the paired gain of {arm} over {baseline} in the area under the {metric} curve over the "
+            f"early window is {mean}; {entry['words']}.")
+
+
 def verdict(summary: Mapping[str, Any]) -> str:
-    """The verdict sentence: which statistic it rests on, its value, the final gain and the power line."""
+    """The verdict sentence: the plan it rests on, each co-primary call in words, the overall call, the final
+    gain, the diagnostics, what is post hoc, and the power line (with its seed count when inconclusive)."""
+    decision, window = summary["verdict"], summary["early_window"]
     gain, final, confidence = summary["early_auc_gain"], summary["final_gain"], summary["confidence"]
-    window = summary["early_window"]
-    text = (f"Verdict, resting on one statistic fixed in advance, the paired gain of {gain['arm']} over "
-            f"{summary['baseline']} in the area under the {gain['metric']} curve over the early window "
-            f"({window['definition']}; trapezoid rule over training examples, step 0 excluded): "
-            f"{judge_gain(gain['mean'], gain['low'], gain['high'], confidence)}.")
+    claim = decision["claim_gain"]
+    registered = ("pre-registered in comparison.json" if decision["pre_registered"]
+                  else "NOT pre-registered (no plan in comparison.json; read from the runs' settings)")
+    text = (f"Verdict on {gain['arm']} vs {summary['baseline']}, {registered}: each co-primary metric's early "
+            f"AUC gain ({window['definition']}; trapezoid rule over training examples, step 0 excluded) is "
+            f"called against 0 and the claimed +{claim:g}. ")
+    text += " ".join(_metric_sentence(m, e, gain["arm"], summary["baseline"]) for m, e in decision["calls"].items())
+    text += f" Overall call: {decision['call']} ({decision['reason']})."
+    if decision["call"] == INCONCLUSIVE:
+        needed = summary["power"]["seeds_needed"]
+        text += (f" To decide, the power line asks for {needed} seeds (80% power for +{claim:g})." if needed
+                 else " The power line cannot size the next attempt yet (it needs at least 2 seeds with a spread).")
+    if gain["mean"] is not None and gain["low"] is None:
+        text += f" With 1 seed: {judge_gain(gain['mean'], None, None, confidence)}."
     if final is not None:
         where = {"full": "the full eval set", "subset": "the evaluation subset"}.get(final["eval_set"], "the eval set")
-        text += f" Final gain on {where}: {judge_gain(final['mean'], final['low'], final['high'], confidence)}."
+        text += (f" Final gain in {gain['metric']} at the end of training on {where} (description): "
+                 f"{judge_gain(final['mean'], final['low'], final['high'], confidence)}.")
+    for metric, diag in decision["diagnostics"].items():
+        text += (f" Diagnostic {metric} (never decides): "
+                 f"{judge_gain(diag['mean'], diag['low'], diag['high'], confidence)}.")
+    for note in decision["post_hoc_notes"]:
+        text += f" {note}"
     text += (" The gains at each evaluation point are descriptive only: with many points, some intervals "
              "exclude 0 by chance. Power: " + summary["power"]["text"] + ".")
     return text

@@ -19,36 +19,39 @@ from .features import FeatureConfig
 from .metrics import squad_v2_metrics
 from .postprocess import PostprocessConfig, Predictions, postprocess
 from .predict import predict_logits
-from .profiles import EARLY_FRACTION
 
 #: The eval subset is the same for every run (arm and seed): it depends on this constant only.
 SUBSET_SEED = 20200926
 SWEEP_KEYS = ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh")
 
 
-def eval_schedule(total_steps: int, *, interval: int | None = None, late_count: int = 8, early_count: int = 6,
-                  early_fraction: float = EARLY_FRACTION) -> list[int]:
+def eval_schedule(total_steps: int, *, window_steps: int | None = None, interval: int | None = None,
+                  late_count: int = 8, early_count: int = 6) -> list[int]:
     """The optimizer steps after which to evaluate: step 0 (the initial model, a reference), ..., the last step.
 
-    With ``interval``: every ``interval`` steps. Without: ``early_count`` evenly spaced points in the early
-    window (the first ``early_fraction`` of the run), then ``late_count`` evenly spaced points after it. The
-    global batch is fixed, so even in steps is even in training examples. No two points lie within 1% of
-    the run's length of each other (the later one is dropped; the last step is always kept).
+    ``window_steps`` is the early window's last step (:func:`profiles.window_end_step`; None: the whole run),
+    and it is always evaluated, as are step 0 and the last step. With ``interval``: every ``interval`` steps
+    besides. Without: ``early_count`` evenly spaced points in the window (its end the last of them), then
+    ``late_count`` evenly spaced points after it. The global batch is fixed, so even in steps is even in
+    training examples. No other point lies within 1% of the run's length of a kept one (it is dropped).
     """
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+    window = total_steps if window_steps is None else window_steps
+    if not 1 <= window <= total_steps:
+        raise ValueError(f"window_steps must lie in 1..{total_steps}, got {window_steps}")
     if interval is not None:
         steps = set(range(interval, total_steps + 1, interval))
     else:
-        window = early_fraction * total_steps
         steps = {round(window * j / early_count) for j in range(1, early_count + 1)}
         steps |= {round(window + (total_steps - window) * j / late_count) for j in range(1, late_count + 1)}
+    fixed = sorted({0, window, total_steps})
     gap = total_steps / 100
-    kept = [0]
-    for step in sorted(steps - {0, total_steps}):
-        if step - kept[-1] >= gap and total_steps - step >= gap:
+    kept = list(fixed)
+    for step in sorted(steps - set(fixed)):
+        if all(abs(step - other) >= gap for other in kept):
             kept.append(step)
-    return kept + [total_steps]
+    return sorted(kept)
 
 
 def quiet_unless(main: bool) -> dict[str, bool]:
@@ -82,16 +85,25 @@ def build_eval_set(examples: datasets.Dataset, tokenizer: Any, feature_cfg: Feat
     return EvalSet(examples, features, batch_size, gold_answers(examples))
 
 
+def abstain_rate(golds: dict[str, list[str]], answers: dict[str, str]) -> float:
+    """The abstention rate, in PERCENT of the scored questions (0-100, like the F1 keys): the share whose
+    answer at the evaluation's null threshold is "" (no answer). A model that flips between answering every
+    question and abstaining on every one shows here as a jump between 0 and 100."""
+    return 100.0 * sum(answers.get(qid, "") == "" for qid in golds) / len(golds) if golds else 0.0
+
+
 def score(golds: dict[str, list[str]], predictions: Predictions) -> dict[str, float]:
-    """The official keys for the thresholded answers, the ``best_*`` sweep over the span answers, and
+    """The official keys for the thresholded answers, the ``best_*`` sweep over the span answers,
     ``HasAns_span_exact``/``HasAns_span_f1``: the best span on answerable questions, never abstaining (how
-    well the reader extracts, separately from when it abstains)."""
+    well the reader extracts, separately from when it abstains), and ``abstain_rate`` (:func:`abstain_rate`,
+    percent of questions answered "" at the threshold)."""
     thresholded = squad_v2_metrics(golds, predictions.answers)
     swept = squad_v2_metrics(golds, predictions.span_answers, na_probs=predictions.null_odds)
     answerable = {qid: texts for qid, texts in golds.items() if texts}
     span = squad_v2_metrics(answerable, predictions.span_answers) if answerable else {"exact": 0.0, "f1": 0.0}
     return {**thresholded, **{key: swept[key] for key in SWEEP_KEYS},
-            "HasAns_span_exact": span["exact"], "HasAns_span_f1": span["f1"]}
+            "HasAns_span_exact": span["exact"], "HasAns_span_f1": span["f1"],
+            "abstain_rate": abstain_rate(golds, predictions.answers)}
 
 
 def evaluate(model: Any, eval_set: EvalSet, accelerator: Any, cfg: PostprocessConfig, *,

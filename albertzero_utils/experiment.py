@@ -18,8 +18,9 @@ from typing import Any
 
 from .errors import ConfigError
 from .fileio import write_json_atomic
+from .plan import build_plan, register
 from .profiles import is_main_process
-from .results import BASELINE, DEFAULT_EARLY_FRACTION, is_finished, run_dir, summarize
+from .results import BASELINE, is_finished, run_dir, summarize
 
 DEFAULT_ARMS = "baseline,reinit"
 #: config.json fields that may differ between a run and its continuation without changing its result
@@ -122,13 +123,15 @@ def run_comparison(
     seeds: str | Sequence[int],
     output_dir: str | os.PathLike,
     *,
-    early_fraction: float = DEFAULT_EARLY_FRACTION,
     train_fn: Callable[[Any], Any] | None = None,
     log: Callable[[str], None] = print,
+    plan_only: bool = False,
 ) -> dict:
     """Train every arm x seed (seed-major), skipping finished runs and resuming unfinished ones.
 
-    Writes ``comparison.json`` and ``summary.json`` in `output_dir` and returns the summary. Figures are
+    Writes ``comparison.json`` (the pre-registered plan, :mod:`plan`) before any run starts, then
+    ``summary.json`` in `output_dir`, and returns the summary; with `plan_only`, writes the plan and returns
+    it (``{"plan": ...}``) without training. Figures are
     drawn by :mod:`albertzero_utils.plots` (it reads summaries; this module does not import it). Under
     `accelerate launch` every process trains, but only the main one logs, writes and summarises (the
     others return an empty dict).
@@ -137,7 +140,7 @@ def run_comparison(
     log = log if main else (lambda _: None)
     arm_list = parse_arms(arms) if isinstance(arms, str) else list(arms)
     seed_list = parse_seeds(seeds) if isinstance(seeds, str) else list(seeds)
-    if train_fn is None:  # imported here, not at the top: summaries must not need torch
+    if train_fn is None and not plan_only:  # imported here, not at the top: summaries must not need torch
         from .train import train as train_fn
     out = Path(output_dir)
     plan = [(seed, arm, arm_config(cfg, arm, seed, out)) for seed in seed_list for arm in arm_list]
@@ -146,10 +149,12 @@ def run_comparison(
         if (Path(run_cfg.output_dir) / "config.json").is_file():
             check_same_config(Path(run_cfg.output_dir), run_cfg)
     if main:
-        write_json_atomic(out / "comparison.json", {
-            "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
-            "seeds": seed_list,
-        })
+        started = any((Path(run_cfg.output_dir) / "config.json").is_file() for _, _, run_cfg in plan)
+        registered = register(out, build_plan(cfg, arm_list, seed_list, baseline=BASELINE), runs_started=started)
+        if plan_only:
+            return {"plan": registered}
+    elif plan_only:
+        return {}
     for seed, arm, run_cfg in plan:
         path = Path(run_cfg.output_dir)
         if is_finished(path):
@@ -163,6 +168,6 @@ def run_comparison(
         train_fn(run_cfg)
     if not main:
         return {}
-    summary = summarize(out, early_fraction=early_fraction)
+    summary = summarize(out)
     write_json_atomic(out / "summary.json", summary)
     return summary

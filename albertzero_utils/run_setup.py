@@ -26,7 +26,7 @@ from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
 from .modeling import enable_gradient_checkpointing, load_qa_model
 from .predict import check_fits
-from .profiles import TrainConfig
+from .profiles import TrainConfig, window_end_step
 from .reinit import reinit_layers
 
 
@@ -227,7 +227,9 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     sizes = {"train_examples": len(train_examples), "train_features": len(train_features),
              "eval_examples": len(eval_set.examples), "eval_features": len(eval_set.features),
              "eval_examples_in_file": len(eval_examples)}
+    window = window_end_step(cfg.early_window_epochs, steps_per_epoch, total)
+    sizes["early_window_steps"] = window
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
-                    eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count,
-                                  early_count=cfg.eval_early_count), batches, sizes)
+                    eval_schedule(total, window_steps=window, interval=cfg.eval_steps,
+                                  late_count=cfg.eval_late_count, early_count=cfg.eval_early_count), batches, sizes)

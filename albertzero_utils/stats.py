@@ -153,8 +153,9 @@ def gain_table(summary: Mapping[str, Any], metric: str | None = None, arm: str |
 def judge_gain(mean: float | None, low: float | None, high: float | None, confidence: float, *,
                unit: str = " points", higher_is_better: bool = True) -> str:
     """'+1.23 points (95% CI +0.40 to +2.06; excludes 0: ...)': the one wording of a paired gain and its
-    interval, in the descriptive sentences and in the verdict. An interval that excludes 0 is called
-    significant, never proof: with no true gain, 1 - `confidence` of all intervals exclude 0."""
+    interval against 0, in the descriptive sentences and in the verdict. An interval that excludes 0 is
+    called significant against 0 only, never proof, and never support for the claimed gain (that is the
+    verdict's call, :mod:`verdict`): with no true gain, 1 - `confidence` of all intervals exclude 0."""
     if mean is None:
         return "not measured"
     if low is None:
@@ -166,8 +167,9 @@ def judge_gain(mean: float | None, low: float | None, high: float | None, confid
     else:
         better = (low > 0) == higher_is_better
         level = f"{1 - confidence:.0%}"
-        call = (f"excludes 0: a significant {'improvement' if better else 'degradation'} at the {level} level, "
-                f"which a true gain of 0 also gives in {level} of comparisons")
+        call = (f"excludes 0: {'an improvement' if better else 'a degradation'} significant against 0 at the "
+                f"{level} level (not a test of the claimed gain), which a true gain of 0 also gives in {level} "
+                "of comparisons")
     return f"{mean:+.2f}{unit} ({confidence:.0%} CI {low:+.2f} to {high:+.2f}; {call})"
 
 

@@ -187,7 +187,9 @@ def test_run_cost_counts_steps_evaluations_and_flops() -> None:
     assert subset["eval_windows"] == subset["evaluations"] * 2000 + 5000
     short = display.run_cost(resolve("smoke", overrides={"max_steps": 8}), 925, 212, 1.3, 1.0)
     cfg = resolve("smoke", overrides={"max_steps": 8})
-    assert short["steps"] == 8 and short["evaluations"] == len(eval_schedule(8, late_count=cfg.eval_late_count))
+    # 925 windows are 58 steps per epoch: the 0.4-epoch window (23 steps) is cut to the run's 8 steps
+    assert short["steps"] == 8 and short["evaluations"] == len(eval_schedule(
+        8, window_steps=8, early_count=cfg.eval_early_count, late_count=cfg.eval_late_count)) == 6
 
 
 def test_run_cost_counts_the_real_tokens_of_dynamically_padded_windows() -> None:

@@ -76,8 +76,13 @@ def test_summary_holds_auc_gain_reference_final_gain_on_the_full_set_and_power(t
     assert final["eval_set"] == "full" and final["per_seed"] == pytest.approx([0.5, 1.0, 0.0])
     assert summary["power"]["seeds_needed"] == seeds_needed(1.0) and summary["power"]["target_gain"] == 2.0
     assert summary["points"][0]["gains"]["reinit"]["f1"]["mean"] is None  # step 0: no gain
-    assert "area under the f1 curve over the early window" in summary["verdict"]
-    assert "descriptive only" in summary["verdict"] and "full eval set" in summary["verdict"]
+    text = summary["verdict"]["text"]
+    assert "area under the f1 curve over the early window" in text
+    assert "descriptive only" in text and "full eval set" in text
+    # interval 2 +- 2.48 holds 0 and +2: inconclusive, and the sentence says how many seeds the power line asks
+    assert summary["verdict"]["call"] == "inconclusive" and summary["verdict"]["calls"]["f1"]["call"] == "inconclusive"
+    assert f"asks for {seeds_needed(1.0)} seeds" in text
+    assert not summary["verdict"]["pre_registered"] and "NOT pre-registered" in text
     json.dumps(summary, allow_nan=False)
 
 
@@ -86,14 +91,15 @@ def test_final_gain_is_null_without_a_final_evaluation(tmp_path: Path) -> None:
         write_run(tmp_path / arm / "seed-0", {0: 1.0, 10: 2.0, 40: 3.0}, {})
     summary = summarize(tmp_path)
     assert summary["final_gain"] is None and summary["power"]["seeds_needed"] is None
-    assert summary["early_auc_gain"]["low"] is None and "no claim" in summary["verdict"]
+    assert summary["early_auc_gain"]["low"] is None and "no claim" in summary["verdict"]["text"]
+    assert summary["verdict"]["call"] == "inconclusive" and "fewer than 2 seeds" in summary["verdict"]["text"]
 
 
-def test_verdict_calls_a_zero_spread_gain_identical_on_every_seed() -> None:
-    from albertzero_utils.early_gain import verdict
-
-    zero = {"arm": "reinit", "metric": "NoAns_f1", "mean": 0.0, "low": 0.0, "high": 0.0, "std": 0.0, "n": 3}
-    summary = {"early_auc_gain": zero, "final_gain": None, "confidence": 0.95, "baseline": "baseline",
-               "early_window": {"definition": "steps 1-2"}, "power": {"text": "n/a"}}
-    text = verdict(summary)
+def test_verdict_calls_a_zero_spread_gain_identical_on_every_seed(tmp_path: Path) -> None:
+    for seed in (0, 1, 2):  # both arms score the same on every seed: a zero-width interval at 0
+        for arm in ("baseline", "reinit"):
+            write_run(tmp_path / arm / f"seed-{seed}", {0: 1.0, 10: 2.0 + seed, 40: 3.0}, {})
+    summary = summarize(tmp_path)
+    text = summary["verdict"]["text"]
     assert "identical on every seed" in text and "includes 0" not in text
+    assert summary["verdict"]["call"] == "claim-ruled-out"  # [0, 0] lies below +2 and does not exclude 0

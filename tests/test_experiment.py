@@ -111,11 +111,13 @@ def test_read_metrics_keeps_the_last_record_of_a_repeated_step(tmp_path: Path) -
 
 
 def test_early_window_definition_and_fallback() -> None:
-    assert early_window([0, 10, 20, 100], 0.25)[0] == [10, 20]
-    steps, definition = early_window([0, 50, 100], 0.25)
+    assert early_window([0, 10, 20, 100], 20) == ([10, 20], "evaluation points with 0 < step <= 20")
+    steps, definition = early_window([0, 10, 20, 100], 25)  # an end that is no evaluation point is said so
+    assert steps == [10, 20] and "not an evaluation point" in definition
+    steps, definition = early_window([0, 50, 100], 25)
     assert steps == [50] and "stands in" in definition
     with pytest.raises(ConfigError):
-        early_window([0, 10], 0.0)
+        early_window([0, 10], 0)
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("batching", "predict", "profiles", "checkpoint", "run_files"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
-    ("stats", "early_gain", "results", "experiment"),
+    ("stats", "verdict", "early_gain", "plan", "results", "experiment"),
     ("plots", "display", "notebook_tools", "colab", "exercises"),
     ("cli", "__main__", "__init__"),
 )

@@ -31,7 +31,31 @@ def test_paper_profile_follows_the_albert_recipe() -> None:
     assert paper["learning_rate"] == 3e-5
     assert paper["global_batch_size"] == 48 and paper["micro_batch_size"] == 16
     assert paper["warmup_ratio"] == pytest.approx(814 / 8144)
-    assert paper["num_epochs"] == 2 and paper["max_eval_samples"] is None
+    # the recipe's 8,144 steps at batch 48 are 3 epochs of SQuAD 2.0; the early window is the first of them
+    assert paper["num_epochs"] == 3 and paper["max_eval_samples"] is None
+    assert paper["early_window_epochs"] == 1.0
+
+
+def test_gpu_profiles_plan_five_seeds_two_coprimary_metrics_and_the_first_epoch() -> None:
+    for name in ("colab", "paper"):
+        cfg = resolve(name)
+        assert len(cfg.seeds) >= 5 and (cfg.headline_metric, cfg.coprimary_metric) == ("f1", "best_f1")
+        assert cfg.early_window_epochs == 1.0 and cfg.claim_gain == 2.0
+    assert resolve("colab").num_epochs == 1  # colab's window is its whole run
+    smoke = resolve("smoke")
+    assert (smoke.headline_metric, smoke.coprimary_metric, smoke.early_window_epochs) == ("HasAns_span_f1", None, 0.4)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("coprimary_metric", "HasAns_span_f1", "coprimary_metric must be null or one of"),  # the headline twice
+    ("coprimary_metric", "accuracy", "coprimary_metric must be null or one of"),
+    ("early_window_epochs", 0.0, "--early-window-epochs must be a positive"),
+    ("early_window_epochs", float("nan"), "--early-window-epochs must be a positive"),
+    ("claim_gain", -2.0, "--claim-gain must be a positive"),
+])
+def test_plan_options_are_checked(option, value, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve("smoke", None, {option: value})
 
 
 def test_config_file_then_command_line_override_the_profile(tmp_path) -> None:

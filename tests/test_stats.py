@@ -107,7 +107,8 @@ def test_conclusion_calls_a_gain_significant_only_when_its_ci_excludes_zero() ->
     text = conclusion(summary)
     early_part, final_part = text.split(" over the early window")
     assert text.startswith("With 3 seeds")
-    assert "excludes 0: a significant improvement at the 5% level" in early_part
+    assert "excludes 0: an improvement significant against 0 at the 5% level" in early_part
+    assert "(not a test of the claimed gain)" in early_part  # "significant" never stands alone
     assert "a true gain of 0 also gives in 5% of comparisons" in early_part  # never called proof
     assert "includes 0" in final_part and "significant" not in final_part
     assert "+2.07 points" in early_part  # (2.0 + 2.15 + 2.05) / 3, computed by hand
@@ -119,7 +120,7 @@ def test_conclusion_judges_a_loss_by_its_direction() -> None:
         "reinit":   {0: [10, 22, 32, 72], 1: [20, 32.2, 42.1, 82.3], 2: [30, 41.9, 52.2, 91.8]},
     }, STEPS, early=[10, 20])
     # Higher F1 means lower train_loss here (3 - F1/50): the loss difference is negative, an improvement.
-    assert "a significant improvement" in conclusion(summary, metric="train_loss")
+    assert "an improvement significant against 0" in conclusion(summary, metric="train_loss")
     assert "points" not in conclusion(summary, metric="train_loss")
 
 

@@ -34,7 +34,7 @@ TINY_FLAGS = ["--profile", "smoke", "--max-steps", "4", "--eval-steps", "2", "--
 RECORD_KEYS = {"step", "examples_seen", "epoch", "train_loss", "learning_rate", "elapsed_s", "skipped_steps",
                "exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1",
                "NoAns_total", "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh", "HasAns_span_exact",
-               "HasAns_span_f1"}
+               "HasAns_span_f1", "abstain_rate"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -59,12 +59,16 @@ def test_eval_schedule_starts_at_0_and_never_crowds(total) -> None:
 
 
 def test_eval_schedule_is_even_in_the_early_window_then_after_it() -> None:
-    steps = eval_schedule(4124, early_count=6, late_count=8)  # the colab profile's length
+    steps = eval_schedule(4124, window_steps=1031, early_count=6, late_count=8)  # the old colab length
     early = [s for s in steps if 0 < s <= 1031]
     assert len(early) == 6 and early[-1] == 1031 and max(np.diff([0, *early])) - min(np.diff([0, *early])) <= 1
     late = [s for s in steps if s >= 1031]
     assert len(late) == 9 and max(np.diff(late)) - min(np.diff(late)) <= 1
-    assert eval_schedule(60, early_count=5, late_count=6) == [0, 3, 6, 9, 12, 15, 22, 30, 38, 45, 52, 60]
+    assert eval_schedule(60, window_steps=15, early_count=5, late_count=6) == [0, 3, 6, 9, 12, 15, 22, 30, 38, 45,
+                                                                               52, 60]
+    # the smoke profile: 0.4 epochs of the sample's 39 steps per epoch end at step 16
+    assert eval_schedule(60, window_steps=16, early_count=5, late_count=6) == [0, 3, 6, 10, 13, 16, 23, 31, 38, 45,
+                                                                               53, 60]
 
 
 def test_eval_schedule_with_an_interval() -> None:
@@ -223,6 +227,11 @@ def test_score_gives_the_official_keys_span_f1_and_the_sweep_over_spans() -> Non
     # the sweep over the spans, in order of null odds: abstain on all (1 of 3), + a (1), + b (2/3), + c ("Rome": -1)
     assert scores["best_f1"] == pytest.approx(100 * (1 + 1 + 2 / 3) / 3) and scores["best_f1_thresh"] == 1.0
     assert scores["best_exact"] == pytest.approx(200 / 3) and scores["best_exact_thresh"] == -2.0
+    # abstention at the threshold: b and c answered "" (2 of 3 questions), in percent
+    assert scores["abstain_rate"] == pytest.approx(200 / 3)
+    everything = Predictions(answers={"a": "Paris", "b": "1712", "c": "Rome"}, null_odds=predictions.null_odds,
+                             span_answers=predictions.span_answers)
+    assert score(golds, everything)["abstain_rate"] == 0.0
 
 
 @pytest.mark.parametrize("max_eval, final_full, expected, total", [

@@ -5,11 +5,11 @@ import argparse
 import math
 
 
-def fraction(text: str) -> float:
-    """A number in (0, 1] (``--early-fraction``)."""
+def positive_float(text: str) -> float:
+    """A finite number > 0 (``--early-window-epochs``)."""
     value = finite_float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g}: expected a fraction in (0, 1]")
+    if not value > 0.0:
+        raise argparse.ArgumentTypeError(f"{value:g}: expected a positive number")
     return value
 
 

@@ -1,7 +1,9 @@
 """`albertzero compare`: baseline vs re-init arms over several seeds (paired), then summary, table and figures.
 
-Runs go to ``OUT/ARM/seed-S/`` in seed-major order, so an interrupted sweep already holds complete pairs;
-running the same command again skips finished runs and resumes unfinished ones.
+The plan (arms, seeds, window, metrics, reference values: :mod:`plan`) is written to ``OUT/comparison.json``
+before any run starts; ``--plan-only`` writes and prints it, with the power and a GPU-time estimate, and trains
+nothing (no GPU, no Hub). Runs go to ``OUT/ARM/seed-S/`` in seed-major order, so an interrupted sweep already
+holds complete pairs; running the same command again skips finished runs and resumes unfinished ones.
 """
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .plot import add_early_fraction_argument
 from .train import add_training_arguments, overrides_from_args
 from ..stats import headline
 
@@ -27,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(attention_output, pooler, ...) or NAME=T1+T2 (default {DEFAULT_ARMS})")
     parser.add_argument("--seeds", metavar="S[,S]", help="seeds, one paired run per arm each (default: the "
                                                          "profile's, 0,1,2)")
-    add_early_fraction_argument(parser)
+    parser.add_argument("--plan-only", action="store_true",
+                        help="write comparison.json and print the plan (window in steps and examples, power for "
+                             "the claimed gain, estimated GPU time per run) without training")
     add_training_arguments(parser, exclude=PER_RUN_OPTIONS)
     for action in parser._actions:  # argparse has no public way to reword an inherited option's help
         if action.dest == "output_dir":
@@ -71,15 +74,31 @@ def format_table(summary: dict[str, Any], metric: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def gpu_estimate(cfg: Any) -> str:
+    """Estimated GPU hours per run, LABELLED AS AN ESTIMATE: FLOPs of albert-base-v2 on SQuAD 2.0
+    (colab.squad_run_cost) over an ASSUMED throughput (colab.ASSUMED_TFLOPS); none for a CPU profile."""
+    from ..colab import ASSUMED_TFLOPS, squad_run_cost
+
+    if cfg.cpu or cfg.train_file is not None:
+        return ("GPU time: no estimate (the estimate is for albert-base-v2 on SQuAD 2.0 from the Hub; this "
+                "comparison trains on the CPU or on a local file)")
+    flops = squad_run_cost(cfg)["flops"]
+    hours = ", ".join(f"{flops / (tflops * 1e12 * 3600):.2f} h on {gpu} (assumed {tflops:g} TFLOP/s)"
+                      for gpu, tflops in ASSUMED_TFLOPS.items())
+    return (f"GPU time per run, ESTIMATE (not measured): {flops:.3g} FLOPs (anatomy's FLOP count of albert-base-v2 "
+            f"at SQuAD 2.0's mean 181 real tokens per window, training x3, plus evaluations) at {hours}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..experiment import parse_arms, parse_seeds, run_comparison
     from ..stats import conclusion
     from ..plots import subject_of, write_figures
+    from ..plan import describe
     from ..profiles import is_main_process, resolve
 
     arms = parse_arms(args.arms)
     overrides = overrides_from_args(args)
-    for name in ("arms", "seeds", "early_fraction"):
+    for name in ("arms", "seeds", "plan_only"):
         overrides.pop(name, None)
     if args.seeds is not None:
         overrides["seeds"] = tuple(parse_seeds(args.seeds))
@@ -90,8 +109,12 @@ def run(args: argparse.Namespace) -> int:
     if main:
         print(f"albertzero compare: profile {cfg.profile!r}, arms {', '.join(a.name for a in arms)}, "
               f"seeds {', '.join(map(str, seeds))} -> {out}", flush=True)
-    summary = run_comparison(cfg, arms, seeds, out, early_fraction=args.early_fraction,
-                             log=lambda line: print(line, flush=True))
+    if args.plan_only:
+        result = run_comparison(cfg, arms, seeds, out, plan_only=True)
+        if main:
+            print(f"{describe(result['plan'])}\n{gpu_estimate(cfg)}\n{out / 'comparison.json'}")
+        return 0
+    summary = run_comparison(cfg, arms, seeds, out, log=lambda line: print(line, flush=True))
     if not main:
         return 0
     window = summary["early_window"]
@@ -99,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = dict.fromkeys([headline(summary), "f1"])  # the headline first, then F1
     for metric in metrics:
         print(f"\n{format_table(summary, metric)}\n\n{conclusion(summary, metric)}")
-    print(f"\n{summary['verdict']}\n")
+    print(f"\n{summary['verdict']['text']}\n")
     print(out / "summary.json")
     for path in write_figures(summary, out, subject=subject_of(summary, out)):
         print(path)

@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 from typing import Any, Iterable
 
-from ..profiles import MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
+from ..profiles import HEADLINE_METRICS, MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
 
 HELP = "fine-tune ALBERT on SQuAD 2.0 (one run), with early-dense evaluation and exact resume"
 
@@ -59,6 +59,14 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
            help="segment text as ALBERT's original SentencePiece model did (the Hub tokenizer differs on some "
                 "punctuation)")
     option("--eval-steps", type=int, metavar="N", help="evaluate every N steps (default: early-dense schedule)")
+    option("--early-window-epochs", type=float, metavar="E",
+           help="the pre-registered early window: the first E epochs of training data (its end is always "
+                "evaluated; the verdict integrates the curves over it)")
+    option("--headline-metric", choices=HEADLINE_METRICS, help="the headline co-primary metric (colab, paper: f1)")
+    option("--coprimary-metric", choices=HEADLINE_METRICS,
+           help="the second co-primary metric (colab, paper: best_f1); the overall call needs both to agree")
+    option("--claim-gain", type=float, metavar="POINTS",
+           help="the claimed gain every call is tested against, besides 0 (default 2.0, the card's +2 F1)")
     option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
     option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
