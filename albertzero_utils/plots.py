@@ -25,6 +25,7 @@ METRIC_LABELS = {
     "NoAns_f1": "NoAns F1 (%)",
     "best_f1": "best-threshold F1 (%)",
     "HasAns_span_f1": "span F1 on answerable questions (%)",
+    "abstain_rate": "abstention rate (%)",
     "train_loss": "train loss (mean CE of start, end, answerable)",
 }
 FIGURE_FILES = {"early_gain": "early_gain.png", "loss_curves": "loss_curves.png", "hasans_noans": "hasans_noans.png"}
@@ -77,10 +78,37 @@ def _draw_arms(ax: Axes, summary: Mapping[str, Any], metric: str) -> None:
 
 
 def _shade_early(ax: Axes, summary: Mapping[str, Any], label: str | None) -> None:
-    """Shade the early window: from the start of training to its last evaluation point."""
+    """Shade the early window: from the start of training to its last evaluation point; a post hoc window
+    (one chosen after the plan) is drawn hatched over it, and labelled so."""
     early = [xi for xi, p in zip(_x(summary), summary["points"], strict=True) if p["early"]]
     if early:
         ax.axvspan(0.0, early[-1], color="0.85", zorder=0, label=label)
+    post_hoc = (summary.get("post_hoc") or {}).get("early_window")
+    if post_hoc and post_hoc["steps"]:
+        end = next(xi for xi, p in zip(_x(summary), summary["points"], strict=True) if p["step"] == post_hoc["steps"][-1])
+        ax.axvspan(0.0, end, fill=False, hatch="//", edgecolor="0.5", zorder=0,
+                   label=None if label is None else f"post hoc window ({post_hoc['epochs']:g} epochs; decides nothing)")
+
+
+def _window_label(summary: Mapping[str, Any]) -> str:
+    window = summary["early_window"]
+    if window.get("epochs") is None:
+        return "early window (first quarter of the steps: not recorded by the runs)"
+    registered = "pre-registered" if window.get("pre_registered") else "not pre-registered"
+    return f"early window (first {window['epochs']:g} epochs, {registered})"
+
+
+def _call_note(summary: Mapping[str, Any], metric: str) -> str:
+    """What the verdict called, for the figure's title; a metric outside the plan is marked post hoc."""
+    verdict = summary.get("verdict")
+    if not isinstance(verdict, Mapping) or "call" not in verdict:
+        return ""
+    note = f"pre-registered call: {verdict['call']}" if verdict.get("pre_registered") else f"call: {verdict['call']}"
+    if metric not in verdict.get("primary_metrics", [metric]):
+        note += f"; {metric} is POST HOC here (not a planned metric: decides nothing)"
+    if summary.get("post_hoc"):
+        note += f"; POST HOC: {summary['post_hoc']['call']} (decides nothing)"
+    return note
 
 
 def _title(text: str, subject: str | None) -> str:
@@ -96,26 +124,34 @@ def _save(fig: Figure, path: str | os.PathLike | None) -> None:
 
 def plot_early_gain(summary: Mapping[str, Any], path: str | os.PathLike | None = None,
                     metric: str | None = None, subject: str | None = None) -> Figure:
-    """Top: `metric` (default: the headline) per arm with CI bands; bottom: paired gain with CI and y = 0.
-    `subject` names the model and profile in the title."""
+    """Top: `metric` (default: the headline) per arm with CI bands; middle: paired gain with CI, y = 0 and the
+    claimed gain; bottom: the abstention rate per arm (a flip between answering all and abstaining on all
+    shows there). `subject` names the model and profile in the title."""
     metric = metric or headline(summary)
-    fig = Figure(figsize=(8, 7.5), layout="constrained")
-    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    fig = Figure(figsize=(8, 9.5), layout="constrained")
+    top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[3, 2, 1.5])
     label = METRIC_LABELS.get(metric, metric)
-    fraction = summary["early_window"]["fraction"]
-    _shade_early(top, summary, f"early window (first {fraction:.0%} of steps)")
+    _shade_early(top, summary, _window_label(summary))
     _draw_arms(top, summary, metric)
-    top.set_title(_band_note(summary), fontsize="medium")
+    note = _call_note(summary, metric)
+    top.set_title(_band_note(summary) + (f"\n{note}" if note else ""), fontsize="medium")
     x = _x(summary)
-    _shade_early(bottom, summary, None)
+    _shade_early(middle, summary, None)
     for arm in (a for a in summary["arms"] if a != summary["baseline"]):
-        _draw(bottom, x, [p["gains"][arm][metric] for p in summary["points"]], f"{arm} - {summary['baseline']}")
-    bottom.axhline(0.0, color="black", linewidth=0.8)
+        _draw(middle, x, [p["gains"][arm][metric] for p in summary["points"]], f"{arm} - {summary['baseline']}")
+    middle.axhline(0.0, color="black", linewidth=0.8)
     unit = "points" if "(%)" in label else "difference"
-    bottom.set_ylabel(f"paired gain ({unit})")
+    claim = (summary.get("verdict") or {}).get("claim_gain") if isinstance(summary.get("verdict"), Mapping) else None
+    if claim is not None and unit == "points":
+        middle.axhline(claim, color="black", linewidth=0.8, linestyle="--", label=f"claimed +{claim:g}")
+    middle.set_ylabel(f"paired gain ({unit})")
+    middle.grid(alpha=0.3)
+    middle.legend(loc="best", fontsize="small")
+    _shade_early(bottom, summary, None)
+    if all("abstain_rate" in p["arms"][summary["baseline"]] for p in summary["points"]):
+        _draw_arms(bottom, summary, "abstain_rate")
+    bottom.set_ylabel(METRIC_LABELS["abstain_rate"], fontsize="small")
     bottom.set_xlabel(X_LABEL)
-    bottom.grid(alpha=0.3)
-    bottom.legend(loc="best", fontsize="small")
     fig.suptitle(_title(f"Re-init vs baseline during fine-tuning\n{label[:1].upper()}{label[1:]} on the "
                         "evaluation set", subject))
     _save(fig, path)

@@ -29,6 +29,8 @@ def make_comparison(root: Path, seeds: tuple[int, ...] = (0, 1, 2)) -> Path:
             gain = bonus + seed / 2 if bonus else 0.0
             records = [{"step": s, "examples_seen": 32 * s, "f1": 40 + 5 * seed + s / 10 + (gain if s else 0.0),
                         "exact": 30.0, "HasAns_f1": 20 + s / 5, "NoAns_f1": 70 - s / 20, "best_f1": 50.0,
+                        # the baseline flips from answering everything to abstaining on everything
+                        "abstain_rate": (100.0 if s >= 100 else 0.0) if not bonus else 40.0,
                         "train_loss": None if s == 0 else 4 - s / 100} for s in (0, 25, 50, 100, 200)]
             (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
             (run / "done.json").write_text("{}")
@@ -44,13 +46,18 @@ def test_early_gain_figure(summary: dict, tmp_path: Path) -> None:
     fig = plot_early_gain(summary, tmp_path / "early_gain.png")
     assert isinstance(fig, Figure)
     assert (tmp_path / "early_gain.png").read_bytes()[:8] == PNG_MAGIC
-    top, bottom = fig.axes
-    assert top.get_ylabel() == "F1 (%)" and bottom.get_xlabel() == "examples seen"
+    top, bottom, abstain = fig.axes
+    assert top.get_ylabel() == "F1 (%)" and abstain.get_xlabel() == "examples seen"
+    # the abstention rate per arm: the baseline's flip from 0% to 100% is drawn, not hidden in F1
+    assert [line.get_label() for line in abstain.get_lines()] == ["baseline", "reinit"]
+    assert list(abstain.get_lines()[0].get_ydata()) == [0, 0, 0, 100, 100]
+    assert "abstention rate" in abstain.get_ylabel()
     assert "points" in bottom.get_ylabel()
     assert "n = 3 seeds" in top.get_title() and "95% t-interval" in top.get_title()
     assert "Re-init vs baseline" in fig.get_suptitle()
     assert [line.get_label() for line in top.get_lines()] == ["baseline", "reinit"]
-    gain_line, zero_line = bottom.get_lines()
+    gain_line, zero_line, claim_line = bottom.get_lines()
+    assert list(claim_line.get_ydata()) == [2, 2] and claim_line.get_label() == "claimed +2"
     assert gain_line.get_label() == "reinit - baseline"
     assert list(gain_line.get_xdata()) == [0, 800, 1600, 3200, 6400]
     assert list(gain_line.get_ydata())[1:] == pytest.approx([2.5] * 4)  # 2 + mean(seed / 2)
@@ -58,6 +65,7 @@ def test_early_gain_figure(summary: dict, tmp_path: Path) -> None:
     shaded = [p for p in top.patches if p.get_label().startswith("early window")]
     assert len(shaded) == 1 and shaded[0].get_x() == 0  # from the start of training ...
     assert shaded[0].get_x() + shaded[0].get_width() == pytest.approx(1600)  # ... to step 50 = 0.25 x 200 steps
+    assert "not recorded by the runs" in shaded[0].get_label()  # these runs predate windows in epochs
     assert len(top.collections) == 2  # one CI band per arm
 
 
@@ -122,3 +130,26 @@ def test_figures_name_the_model_and_profile_of_the_comparison(tmp_path: Path, mo
     location = str(paths.REPO_ROOT / model) if model.startswith("data/") else model
     (compare_dir / "baseline" / "seed-0" / "config.json").write_text(json.dumps({"model": location, "profile": profile}))
     assert subject_of(summary, compare_dir) == expected
+
+
+def test_a_post_hoc_window_and_metric_are_labelled_on_the_figure_and_decide_nothing(tmp_path: Path, capsys) -> None:
+    compare_dir = make_comparison(tmp_path / "cmp")
+    for run in compare_dir.glob("*/seed-*"):  # runs that planned 0.25 epochs of 100 steps: steps 1-25
+        (run / "config.json").write_text(json.dumps({"early_window_epochs": 0.25, "steps_per_epoch": 100,
+                                                     "headline_metric": "f1", "model": "tiny-random",
+                                                     "profile": "smoke"}))
+    planned = summarize(compare_dir)
+    assert planned["early_window"]["steps"] == [25] and planned["post_hoc"] is None
+    later = summarize(compare_dir, early_window_epochs=1.0, metrics=["best_f1"])
+    assert later["verdict"]["call"] == planned["verdict"]["call"]  # the call stays the planned one
+    assert later["early_window"] == planned["early_window"]
+    post_hoc = later["post_hoc"]
+    assert post_hoc["label"] == "post hoc" and post_hoc["early_window"]["steps"] == [25, 50, 100]
+    assert post_hoc["metrics"] == ["best_f1"] and "POST HOC" in later["verdict"]["text"]
+    fig = plot_early_gain(later, metric="best_f1")
+    labels = [p.get_label() for p in fig.axes[0].patches]
+    assert any(label.startswith("post hoc window (1 epochs") for label in labels)
+    assert "best_f1 is POST HOC here" in fig.axes[0].get_title() and "POST HOC:" in fig.axes[0].get_title()
+    assert main(["plot", str(compare_dir), "--early-window-epochs", "1"]) == 0
+    assert "POST HOC" in capsys.readouterr().out
+    assert json.loads((compare_dir / "summary.json").read_text())["post_hoc"]["early_window"]["epochs"] == 1.0
