@@ -56,7 +56,7 @@ def _bad_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["empty-evaluate", "empty-inspect", "config-only-tokenizer", "binary-config",
-                                  "word-in-metrics", "unwritable-output", "nan-threshold", "early-fraction",
+                                  "word-in-metrics", "unwritable-output", "nan-threshold", "early-window-epochs",
                                   "missing-model-dir", "empty-question", "foreign-tokenizer", "too-long-windows"])
 def test_bad_input_is_one_line_and_non_zero(case, tmp_path, capsys) -> None:
     empty, config_only, binary, comparison, abstain = _bad_inputs(tmp_path)
@@ -73,7 +73,8 @@ def test_bad_input_is_one_line_and_non_zero(case, tmp_path, capsys) -> None:
         "word-in-metrics": (["plot", str(comparison)], "line 1: f1 is 'high', not a number"),
         "unwritable-output": (["evaluate", dev, str(abstain), "-o", str(empty / "out.json")], str(empty)),
         "nan-threshold": (["evaluate", dev, dev, "-t", "nan"], "expected a finite number"),
-        "early-fraction": (["compare", "--early-fraction", "2", "--output-dir", str(tmp_path / "c")], "(0, 1]"),
+        "early-window-epochs": (["compare", "--early-window-epochs", "0", "--output-dir", str(tmp_path / "c")],
+                                "--early-window-epochs must be a positive number"),
         "missing-model-dir": (["train", "--model", str(tmp_path / "nope")], "no such model directory"),
         "empty-question": ([*predict, "-q", " ", "-c", "Bob is here."], "--question is empty"),
         "foreign-tokenizer": ([*predict, "--tokenizer", str(data / "albert-base-v2"), "-q", "Who?", "-c", "Bob."],

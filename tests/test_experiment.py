@@ -10,6 +10,7 @@ import pytest
 
 from albertzero_utils.errors import ConfigError, DataError
 from albertzero_utils.experiment import Arm, parse_arms, parse_seeds, run_comparison
+from albertzero_utils.profiles import window_end_step
 from albertzero_utils.results import early_window, read_metrics, summarize
 
 T_975_DF2 = 4.302652730
@@ -223,8 +224,18 @@ def test_compare_command_end_to_end_on_smoke(tmp_path: Path, capsys, one_torch_t
     first = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
     assert summary["arms"] == ["baseline", "reinit"] and summary["seeds"] == [0, 1]
-    assert [p["step"] for p in summary["points"]] == [0, 1, 2] and summary["early_window"]["steps"] == [1]
-    assert "With 2 seeds" in first and "final f1" in first and "Verdict, resting on one statistic" in first
+    assert [p["step"] for p in summary["points"]] == [0, 1, 2]
+    run_config = json.loads((out / "baseline" / "seed-0" / "config.json").read_text())
+    end = window_end_step(0.4, run_config["steps_per_epoch"], 2)  # the smoke plan: 0.4 epochs
+    assert run_config["early_window_steps"] == summary["early_window"]["end_step"] == end
+    assert summary["early_window"]["steps"] == list(range(1, end + 1))
+    assert "With 2 seeds" in first and "final f1" in first and "pre-registered in comparison.json" in first
+    assert summary["verdict"]["call"] in ("claim-supported", "larger-than-claim", "smaller-than-claim",
+                                          "claim-ruled-out", "inconclusive")
+    plan = json.loads((out / "comparison.json").read_text())["plan"]
+    assert plan["seeds"] == [0, 1] and plan["primary_metrics"] == ["HasAns_span_f1"]
+    records = [json.loads(line) for line in (out / "reinit" / "seed-0" / "metrics.jsonl").read_text().splitlines()]
+    assert all(0.0 <= r["abstain_rate"] <= 100.0 for r in records)  # in every evaluation record
     assert summary["initial_reference"]["step"] == 0  # the models as initialised, in no gain
     for key in ("early_auc_gain", "final_gain"):
         assert {"mean", "low", "high"} <= set(summary[key]) and summary[key]["n"] == 2
