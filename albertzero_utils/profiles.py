@@ -73,6 +73,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
+    # A step whose loss or gradient is NaN/inf is skipped (as fp16's GradScaler skips an overflow) and counted;
+    # this many in a row stop the run. 10: GradScaler's start-up overflows end within a few halvings of its
+    # 2**16 scale (10 reach 2**6), while NaNs that come from the weights or a broken input repeat every step.
+    max_consecutive_skips: int = 10
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     cpu: bool = True
@@ -253,7 +257,7 @@ def resolve(profile: str | None = None, config_file: str | os.PathLike | None = 
 
 def validate(cfg: TrainConfig) -> None:
     """Raise a one-line ConfigError for an option that cannot work (checked before any training)."""
-    at_least_one = ("global_batch_size", "eval_batch_size", "num_epochs",
+    at_least_one = ("global_batch_size", "eval_batch_size", "num_epochs", "max_consecutive_skips",
                     "max_seq_length", "doc_stride", "max_query_length", "eval_early_count", "eval_late_count", "n_best",
                     "max_answer_length")
     none_or_at_least_one = ("max_steps", "micro_batch_size", "eval_steps", "save_steps", "save_total_limit",

@@ -63,6 +63,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
     option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
     option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
+    option("--max-consecutive-skips", type=int, metavar="N",
+           help="a step with a NaN/inf loss or gradient is skipped and counted; N in a row stop the run (10)")
     option("--mixed-precision", choices=MIXED_PRECISION_CHOICES,
            help="auto: bf16 on GPUs with native bf16 (compute capability 8.0+), fp16 below (T4, "
                 "V100), no on CPU")
