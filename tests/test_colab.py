@@ -83,3 +83,35 @@ def test_the_colab_profile_estimate_comes_from_its_flop_count() -> None:
     assert cost["tokens_per_window"] == colab.SQUAD_MEAN_TOKENS_PER_WINDOW  # dynamic padding: real tokens
     minutes = round(cost["flops"] / (8e12 * 3600) * 60)
     assert cost["flops"] < 8e12 * 3600 and f"about {minutes} min per run" in lines[0]
+
+
+def test_pruned_checkpoints_are_truncated_before_they_are_deleted(tmp_path, monkeypatch) -> None:
+    """Drive's trash keeps a deleted file's content: every file of a pruned checkpoint is emptied first."""
+    import os
+
+    import torch
+
+    from albertzero_utils import checkpoint
+    from albertzero_utils.run_setup import make_accelerator
+
+    accelerator = make_accelerator(profiles.TrainConfig())
+    model = torch.nn.Linear(64, 64)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    for step in (1, 2):
+        checkpoint.save_checkpoint(tmp_path, step, accelerator, model, optimizer, scheduler, {"step": step})
+    old = tmp_path / "checkpoints" / "step-1"
+    names = sorted(p.name for p in old.iterdir())
+    assert (old / checkpoint.MODEL_FILE).stat().st_size > 64 * 64 * 4  # the weights: not a small file
+    real_unlink, removed = os.unlink, {}
+
+    def recording_unlink(path, *, dir_fd=None):
+        removed[os.path.basename(path)] = os.stat(path, dir_fd=dir_fd, follow_symlinks=False).st_size
+        real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", recording_unlink)
+    checkpoint.save_checkpoint(tmp_path, 3, accelerator, model, optimizer, scheduler, {"step": 3}, keep=2)
+    assert not old.exists() and (tmp_path / "checkpoints" / "step-2").is_dir()
+    assert sorted(removed) == names  # every file of step-1 went through unlink...
+    assert removed.pop(checkpoint.MANIFEST) > 0  # (the manifest first, whole: it only makes step-1 incomplete)
+    assert set(removed.values()) == {0}  # ...the others emptied first: nothing large is left in a trash
