@@ -194,7 +194,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     if state["step"] == 0 and 0 in setup.schedule:  # the initial model: the reference of every curve
         last_metrics, predictions = evaluate_and_log(0.0, scheduler.get_last_lr()[0])
     model.train()
-    progress = tqdm(total=setup.total_steps, initial=state["step"], desc="train", **quiet_unless(main))
+    progress = tqdm(total=setup.total_steps, initial=state["step"], unit="step", **quiet_unless(main),
+                    desc=f"train {out.path.parent.name}/{out.path.name}")  # one bar per run, with its ETA
 
     def save() -> None:
         state["elapsed_s"] = elapsed_before + time.monotonic() - started

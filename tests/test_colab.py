@@ -67,7 +67,7 @@ def test_time_warning_is_labelled_an_estimate_and_compares_with_the_session() ->
     assert "1.0 h per run, 6.0 h for the comparison's 6 runs" in short
     assert "within one Colab session" in short
     long = colab.time_warning(3 * hour_at_8, runs=6, sustained_tflops=8, gpu="T4 fp16")
-    assert "longer than one Colab session" in long and "USE_DRIVE = True" in long and "even one run" not in long
+    assert "longer than one Colab session" in long and "USE_DRIVE = 'auto'" in long and "even one run" not in long
     assert "even one run is longer" in colab.time_warning(13 * hour_at_8, runs=1, sustained_tflops=8, gpu="T4")
     quick = colab.time_warning(hour_at_8 / 10, runs=6, sustained_tflops=8, gpu="A100")  # not "0.1 h" or "0.0 h"
     assert "about 6 min per run, 36 min for the comparison's 6 runs" in quick
@@ -115,3 +115,55 @@ def test_pruned_checkpoints_are_truncated_before_they_are_deleted(tmp_path, monk
     assert sorted(removed) == names  # every file of step-1 went through unlink...
     assert removed.pop(checkpoint.MANIFEST) > 0  # (the manifest first, whole: it only makes step-1 incomplete)
     assert set(removed.values()) == {0}  # ...the others emptied first: nothing large is left in a trash
+
+
+def test_drive_is_the_default_inside_colab_only(fake_colab, tmp_path, monkeypatch) -> None:
+    assert colab.comparison_dir("colab") == tmp_path / "drive" / "MyDrive" / "albertZero" / "runs" / "notebooks" \
+        / "compare-colab"  # "auto" inside Colab: Drive
+    assert colab.comparison_dir("colab", use_drive=False) == Path("runs/notebooks/compare-colab")  # switched off
+    with pytest.raises(ConfigError, match="USE_DRIVE must be 'auto', True or False, not 'yes'"):
+        colab.comparison_dir("colab", use_drive="yes")
+    monkeypatch.delitem(sys.modules, "google.colab")
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    assert colab.comparison_dir("colab") == Path("runs/notebooks/compare-colab")  # "auto" elsewhere: runs/
+
+
+def test_storage_note_says_whether_checkpoints_outlive_the_runtime(fake_colab, tmp_path, monkeypatch) -> None:
+    on_drive = colab.storage_note(colab.comparison_dir("colab"))
+    assert on_drive.startswith("persistent (Google Drive") and "resume across Colab sessions" in on_drive
+    assert colab.storage_note("runs/x").startswith("NOT persistent")  # Colab's own disk
+    monkeypatch.delitem(sys.modules, "google.colab")
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    assert colab.storage_note("runs/x").startswith("persistent (local disk")
+
+
+def _fake_run(path: Path, steps_done: int, elapsed: float, total: int, finished: bool = False) -> None:
+    import json
+
+    path.mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps({"total_steps": total}))
+    records = [{"step": 0, "elapsed_s": 1.0}] + ([{"step": steps_done, "elapsed_s": elapsed}] if steps_done else [])
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    if finished:
+        (path / "done.json").write_text("{}")
+
+
+def test_the_banner_is_measured_once_steps_have_run(tmp_path, monkeypatch) -> None:
+    from albertzero_utils import eta
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    cfg = profiles.resolve("colab", overrides={"cpu": True, "require_gpu": False, "seeds": (0, 1)})
+    before = colab.estimate_banner(cfg, runs=4, output_dir=tmp_path)
+    assert before.startswith("ESTIMATE, not a measurement") and "no step measured yet" in before
+    assert before.splitlines()[-1].startswith("checkpoints: persistent (local disk")
+    _fake_run(tmp_path / "baseline" / "seed-0", 1000, 1000.0, 1000, finished=True)  # 1 s/step
+    _fake_run(tmp_path / "reinit" / "seed-0", 200, 400.0, 1000)  # 2 s/step: pooled 1400 s / 1200 steps
+    left = eta.remaining([tmp_path / a / f"seed-{s}" for s in (0, 1) for a in ("baseline", "reinit")])
+    assert left.steps_left == 800 + 1000 + 1000 and left.runs_left == 3  # unstarted runs: the started total
+    assert left.seconds_per_step == pytest.approx(1400 / 1200)
+    assert left.hours == pytest.approx(2800 * 1400 / 1200 / 3600)
+    after = colab.estimate_banner(cfg, runs=4, output_dir=tmp_path)
+    assert after.startswith("MEASURED on this machine: 1.17 s per step") and "about 54 min left" in after
+    assert "ESTIMATE" not in after
+    assert eta.remaining([tmp_path / "nothing"]) is None

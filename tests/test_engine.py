@@ -130,3 +130,116 @@ def test_max_consecutive_skips_must_be_positive() -> None:
     assert resolve("smoke").max_consecutive_skips == 10
     with pytest.raises(ConfigError, match="--max-consecutive-skips must be a positive integer"):
         resolve("smoke", overrides={"max_consecutive_skips": 0})
+
+
+def test_each_run_has_a_progress_bar_except_under_ci(monkeypatch) -> None:
+    from albertzero_utils.evaluation import quiet_unless
+
+    monkeypatch.delenv("CI", raising=False)
+    assert quiet_unless(True) == {} and quiet_unless(False) == {"disable": True}  # the main process shows it
+    monkeypatch.setenv("CI", "true")
+    assert quiet_unless(True) == {"disable": True}
+    monkeypatch.setenv("CI", "false")
+    assert quiet_unless(True) == {}
+
+
+# ------------------------------------------------------------------------------ micro_batch_size: auto
+GiB = 1 << 30
+
+
+def albert_base_config():
+    from transformers import AutoConfig
+
+    from albertzero_utils import paths
+
+    return AutoConfig.from_pretrained(paths.ALBERT_BASE_DIR)
+
+
+@pytest.mark.parametrize("share, free_gib, precision, expected", [
+    (32, 14.5, "fp16", 32),  # a 16 GB T4: the whole share of the colab profile
+    (48, 75, "bf16", 48),  # an 80 GB A100/H100: the paper profile's 48 at once (the old cap of 16 underfed it)
+    (32, 4, "fp16", 8),  # a small GPU: accumulate 4 x 8
+    (32, 4, "no", 4),  # fp32 keeps twice the activations
+    (48, 6, "bf16", 16),  # 6 GiB holds 19 windows: the largest divisor of 48 below that is 16
+    (32, 0.3, "fp16", 1),  # not even one window: 1 (the run then tells by itself)
+])
+def test_auto_micro_batch_is_the_largest_divisor_that_fits(share, free_gib, precision, expected) -> None:
+    from albertzero_utils.micro_batch import MEMORY_FRACTION, STATE_BYTES_PER_PARAMETER, parameter_count, \
+        pick_micro_batch, window_bytes
+
+    config = albert_base_config()
+    picked = pick_micro_batch(share, int(free_gib * GiB), config, 384, precision)
+    assert picked == expected and share % picked == 0
+    budget = MEMORY_FRACTION * free_gib * GiB - STATE_BYTES_PER_PARAMETER * parameter_count(config)
+    if picked > 1:
+        assert picked * window_bytes(config, 384, precision) <= budget  # it fits...
+    larger = [d for d in range(picked + 1, share + 1) if share % d == 0]
+    assert not larger or larger[0] * window_bytes(config, 384, precision) > budget  # ...and the next does not
+
+
+def test_parameter_count_of_albert_base_is_about_its_12m() -> None:
+    from albertzero_utils.micro_batch import parameter_count
+
+    assert 11_000_000 < parameter_count(albert_base_config()) < 12_500_000  # 11.7M with its heads
+
+
+def test_auto_reads_the_free_gpu_memory(monkeypatch) -> None:
+    from albertzero_utils import paths, run_setup
+    from albertzero_utils.profiles import resolve
+
+    cfg = resolve("colab", overrides={"model": str(paths.ALBERT_BASE_DIR)})
+    assert cfg.micro_batch_size == "auto" and cfg.global_batch_size == 32
+    cuda = run_setup.torch.cuda
+    monkeypatch.setattr(cuda, "is_available", lambda: True)
+    monkeypatch.setattr(cuda, "get_device_capability", lambda *a: (7, 5))  # a T4: fp16
+    monkeypatch.setattr(cuda, "memory_reserved", lambda *a: 0)
+    monkeypatch.setattr(cuda, "memory_allocated", lambda *a: 0)
+    for free_gib, expected in ((14.5, 32), (4, 8)):
+        monkeypatch.setattr(cuda, "mem_get_info", lambda *a, f=free_gib: (int(f * GiB), 16 * GiB))
+        assert run_setup.micro_batch_limit(cfg, num_processes=1) == expected
+    assert run_setup.micro_batch_limit(cfg, num_processes=4) == 8  # a share of 8 per process: all at once
+    assert run_setup.plan_batches(32, 1, 8).gradient_accumulation_steps == 4  # the global batch stays 32
+
+
+def test_auto_keeps_the_global_batch_and_splits_it_into_micro_batches(tmp_path, monkeypatch) -> None:
+    from albertzero_utils.micro_batch import MEMORY_FRACTION, STATE_BYTES_PER_PARAMETER, parameter_count, \
+        window_bytes
+    from transformers import AutoConfig
+
+    from albertzero_utils import paths
+
+    config = AutoConfig.from_pretrained(paths.TINY_MODEL_DIR)
+    room_for_two = (STATE_BYTES_PER_PARAMETER * parameter_count(config) + 2.5 * window_bytes(config, 64, "no"))
+    monkeypatch.setattr(run_setup, "free_memory", lambda cuda: int(room_for_two / MEMORY_FRACTION))
+    out = tmp_path / "run"
+    assert main(["train", *TINY_FLAGS, "--max-steps", "2", "--micro-batch-size", "auto", "--output-dir",
+                 str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["micro_batch_size"] == "auto" and saved["global_batch_size"] == 4
+    assert saved["per_process_batch_size"] == 2 and saved["gradient_accumulation_steps"] == 2
+    assert [json.loads(line)["examples_seen"] for line in (out / "metrics.jsonl").read_text().splitlines()] == \
+        [0, 4, 8]
+    monkeypatch.undo()  # the CPU's real free RAM: the whole share of 4
+    assert run_setup.micro_batch_limit(TrainConfig(**{**TINY, "micro_batch_size": "auto"}), 1) == 4
+
+
+@pytest.mark.parametrize("value, parsed", [("auto", "auto"), ("8", 8), ("0", None), ("big", None)])
+def test_micro_batch_size_flag_and_config_file_accept_auto(tmp_path, value, parsed, capsys) -> None:
+    from albertzero_utils.cli import build_parser
+    from albertzero_utils.errors import ConfigError
+    from albertzero_utils.profiles import resolve
+
+    if parsed is None:
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(["train", "--micro-batch-size", value])
+        assert exit_.value.code == 2 and "expected a positive integer or auto" in capsys.readouterr().err
+    else:
+        assert build_parser().parse_args(["train", "--micro-batch-size", value]).micro_batch_size == parsed
+    config_file = tmp_path / "c.yaml"
+    config_file.write_text(f"micro_batch_size: {value}\n")
+    if parsed is None:
+        with pytest.raises(ConfigError, match="micro_batch_size.* a positive integer, auto or null|"
+                                              "--micro-batch-size must be a positive integer"):
+            resolve("smoke", config_file)
+    else:
+        assert resolve("smoke", config_file).micro_batch_size == parsed

@@ -16,10 +16,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio"),
     ("metrics", "tokenization"),
     ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
-    ("batching", "predict", "profiles", "checkpoint", "run_files"),
+    ("batching", "predict", "profiles", "checkpoint", "run_files", "micro_batch"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
-    ("stats", "early_gain", "results", "experiment"),
+    ("stats", "early_gain", "results", "eta", "experiment"),
     ("plots", "display", "notebook_tools", "colab", "exercises"),
     ("cli", "__main__", "__init__"),
 )

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Iterable
 
 from ..profiles import MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
+from .arguments import micro_batch
 
 HELP = "fine-tune ALBERT on SQuAD 2.0 (one run), with early-dense evaluation and exact resume"
 
@@ -43,8 +44,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--max-steps", type=int, metavar="N", help="train N optimizer steps (wins over --num-epochs)")
     option("--global-batch-size", "--batch-size", type=int, metavar="N",
            help="training windows per optimizer step over all processes (the same experiment on 1 or N GPUs)")
-    option("--micro-batch-size", type=int, metavar="N",
-           help="at most N windows per forward pass of one process; the rest is gradient accumulation")
+    option("--micro-batch-size", type=micro_batch, metavar="N|auto",
+           help="at most N windows per forward pass of one process; the rest is gradient accumulation (auto: "
+                "the largest that fits the device's free memory; the global batch stays the same)")
     option("--eval-batch-size", type=int, metavar="N")
     option("--learning-rate", type=float, metavar="LR")
     option("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (not on biases/LayerNorm)")
