@@ -11,7 +11,8 @@ accumulated micro-batches, always a divisor of that share. Memory is modelled as
 
 and only :data:`MEMORY_FRACTION` of the free memory is planned for (the rest: CUDA workspaces, transient
 backward buffers, fragmentation, evaluation). On CUDA the free memory is ``torch.cuda.mem_get_info``; on the
-CPU it is the available RAM, so there auto is the whole share unless RAM is short.
+CPU it is the available RAM, and auto takes at most :data:`CPU_MICRO_BATCH_CAP` windows: a CPU runs no
+faster per window with larger batches, and the RAM of a small machine is spared.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ ACTIVATION_BYTES = {"no": 140, "fp16": 70, "bf16": 70}
 STATE_BYTES_PER_PARAMETER = 16
 #: The share of the free memory that training plans for.
 MEMORY_FRACTION = 0.8
+#: The most windows auto puts in one CPU forward pass.
+CPU_MICRO_BATCH_CAP = 8
 
 
 def parameter_count(model_config: Any) -> int:

@@ -26,6 +26,10 @@ HEADLINE_METRICS = ("f1", "exact", "best_f1", "HasAns_f1", "HasAns_span_f1")
 #: batch is fixed). The schedule evaluates evenly inside it and the verdict integrates the curve over it.
 EARLY_FRACTION = 0.25
 OFFLINE_ALTERNATIVES = "offline alternatives: --profile smoke, or --model DIR --train-file F --eval-file F"
+#: What works without a GPU (tests/test_engine.py runs each): flags and what they do.
+NO_GPU_ALTERNATIVES = {"--dry-run": "3 steps of this profile on the CPU, and the hours the whole run would take",
+                       "--profile smoke": "the offline CPU demo",
+                       "--cpu": "this profile on the CPU, very slowly"}
 HUB_MODEL = "albert/albert-base-v2"
 HUB_DATASET = "rajpurkar/squad_v2"
 
@@ -311,7 +315,8 @@ def validate(cfg: TrainConfig) -> None:
 def check_environment(cfg: TrainConfig) -> None:
     """Fail fast when the run needs the Hub or a GPU that is missing, naming the offline alternatives."""
     if cfg.require_gpu and not cfg.cpu and not cuda_available():
-        raise ConfigError(f"profile {cfg.profile!r} needs a CUDA GPU and none was found; {OFFLINE_ALTERNATIVES}")
+        ways = ", ".join(f"{flag} ({what})" for flag, what in NO_GPU_ALTERNATIVES.items())
+        raise ConfigError(f"profile {cfg.profile!r} needs a CUDA GPU and none was found; without one: {ways}")
     if cfg.mixed_precision == "fp16" and (cfg.cpu or not cuda_available()):
         raise ConfigError("--mixed-precision fp16 needs a CUDA GPU; use --mixed-precision bf16 or no on CPU")
     model_path = Path(paths.model_location(cfg.model)).expanduser()

@@ -24,7 +24,7 @@ from .errors import ConfigError
 from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
-from .micro_batch import free_memory, pick_micro_batch
+from .micro_batch import CPU_MICRO_BATCH_CAP, free_memory, pick_micro_batch
 from .modeling import enable_gradient_checkpointing, load_qa_model
 from .paths import model_location
 from .predict import check_fits
@@ -157,6 +157,9 @@ def micro_batch_limit(cfg: TrainConfig, num_processes: int, *, free_bytes: int |
     cuda = not cfg.cpu and torch.cuda.is_available()
     free = free_memory(cuda) if free_bytes is None else free_bytes
     model_config = AutoConfig.from_pretrained(model_location(cfg.model))
+    if not cuda:  # the largest divisor of the share up to the cap that fits the RAM
+        share_on_cpu = max(d for d in range(1, min(share, CPU_MICRO_BATCH_CAP) + 1) if share % d == 0)
+        return min(share_on_cpu, pick_micro_batch(share, free, model_config, cfg.max_seq_length, "no"))
     return pick_micro_batch(share, free, model_config, cfg.max_seq_length, resolve_mixed_precision(cfg))
 
 

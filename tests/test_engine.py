@@ -243,3 +243,56 @@ def test_micro_batch_size_flag_and_config_file_accept_auto(tmp_path, value, pars
             resolve("smoke", config_file)
     else:
         assert resolve("smoke", config_file).micro_batch_size == parsed
+
+
+# ------------------------------------------------------------------------------ no GPU: what works
+def test_the_no_gpu_error_names_flags_that_work(monkeypatch) -> None:
+    from albertzero_utils import profiles
+    from albertzero_utils.dry_run import dry_config
+    from albertzero_utils.errors import ConfigError
+
+    monkeypatch.setattr(profiles, "cuda_available", lambda: False)
+    with pytest.raises(ConfigError) as info:
+        profiles.check_environment(profiles.resolve("colab"))
+    message = str(info.value)
+    assert "\n" not in message and all(flag in message for flag in profiles.NO_GPU_ALTERNATIVES)
+    # each suggestion passes the checks that refused the run (offline, as in these tests)
+    profiles.check_environment(profiles.resolve("smoke"))
+    monkeypatch.setattr(profiles, "hub_offline", lambda: False)  # --cpu: the profile itself, on the CPU
+    profiles.check_environment(profiles.resolve("colab", overrides={"cpu": True}))
+    monkeypatch.undo()
+    monkeypatch.setattr(profiles, "cuda_available", lambda: False)
+    dry, note = dry_config(profiles.resolve("colab"))  # --dry-run: offline, local stand-ins for the Hub
+    profiles.validate(dry)
+    profiles.check_environment(dry)
+    assert "no Hub" in note and dry.cpu and dry.max_seq_length == 384 and dry.global_batch_size == 32
+
+
+def _dry_run_lines(capsys, argv: list[str]) -> list[str]:
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    return lines[lines.index(next(l for l in lines if l.startswith("dry run of profile"))):]
+
+
+def test_dry_run_of_the_smoke_profile_reports_what_a_run_costs(tmp_path, capsys) -> None:
+    out = tmp_path / "cmp"
+    lines = _dry_run_lines(capsys, ["compare", "--profile", "smoke", "--dry-run", "--output-dir", str(out),
+                                    "--max-seq-length", "64", "--doc-stride", "32", "--max-query-length", "16"])
+    text = "\n".join(lines)
+    assert lines[0].startswith("dry run of profile 'smoke': 3 optimizer steps on cpu")
+    assert "device: cpu" in text and "precision: no" in text
+    assert "micro-batch: 16 windows x 1 accumulated x 1 process(es) = global batch 16" in text
+    assert "seconds per optimizer step: " in text and "peak memory: " in text
+    assert "ESTIMATE for the comparison (2 arms x 3 seeds): 6 run(s) x 60 steps x" in text
+    assert "checkpoints: persistent (local disk" in text
+    assert not out.exists()  # a dry run writes nothing
+
+
+@pytest.mark.slow
+def test_dry_run_of_the_colab_shapes_on_cpu_needs_no_hub(tmp_path, capsys) -> None:
+    lines = _dry_run_lines(capsys, ["train", "--profile", "colab", "--dry-run", "--global-batch-size", "2",
+                                    "--output-dir", str(tmp_path / "run")])
+    text = "\n".join(lines)
+    assert "config-only albert-base-v2" in lines[0] and "no Hub" in lines[0]
+    assert "= global batch 2 (micro_batch_size 'auto'), max_seq_length 384" in text
+    assert "ESTIMATE for this run: 1 run(s) x 65160 steps" in text  # SQuAD 2.0's windows / batch 2, one epoch

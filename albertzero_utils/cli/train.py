@@ -86,8 +86,16 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def add_dry_run_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true",
+                        help="run 3 optimizer steps with the profile's shapes (on the CPU without a GPU: a "
+                             "config-only albert-base-v2, no Hub) and report device, precision, micro-batch, "
+                             "s/step, peak memory, where checkpoints go and the estimated hours; writes nothing")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_training_arguments(parser)
+    add_dry_run_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
     from ..train import train
 
     cfg = resolve(args.profile, args.config, overrides_from_args(args))
+    if args.dry_run:
+        from ..dry_run import dry_run
+
+        print("\n".join(dry_run(cfg, runs=1, output_dir=cfg.output_dir, what="this run")), flush=True)
+        return 0
     if is_main_process():
         print(f"albertzero train: profile {cfg.profile!r}, resolved settings:\n{describe(cfg)}", flush=True)
     train(cfg)
