@@ -155,7 +155,7 @@ def save_checkpoint(output_dir: str | os.PathLike, step: int, accelerator: Any, 
     final = root / f"step-{step}"
     tmp = root / f"{_TMP_PREFIX}step-{step}"
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_tree(tmp)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     tensors, meta = capture_rng_state()
@@ -199,6 +199,23 @@ def prune_checkpoints(output_dir: str | os.PathLike, keep: int, protect: Path) -
 def remove_checkpoint(directory: Path) -> None:
     """Delete a checkpoint, manifest first, so a half-deleted one can never look complete."""
     (directory / MANIFEST).unlink(missing_ok=True)
+    delete_tree(directory)
+
+
+def delete_tree(directory: Path) -> None:
+    """Delete `directory`, each file truncated to 0 bytes first: Google Drive keeps a deleted file's content in
+    its trash (30 days, counted against the quota), so a pruned ~130 MB checkpoint would otherwise stay there;
+    a truncated one leaves only empty files behind."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.rglob("*"), reverse=True):
+        try:
+            if path.is_file() and not path.is_symlink():
+                os.truncate(path, 0)
+            if not path.is_dir() or path.is_symlink():
+                path.unlink()
+        except OSError:
+            pass  # rmtree below removes what is left, as it always did
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -208,7 +225,7 @@ def remove_partial_writes(output_dir: str | os.PathLike) -> None:
     if root.is_dir():
         for path in root.iterdir():
             if path.name.startswith(_TMP_PREFIX):
-                shutil.rmtree(path, ignore_errors=True)
+                delete_tree(path)
 
 
 def _load_tensors(path: Path) -> Any:

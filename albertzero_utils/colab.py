@@ -1,20 +1,23 @@
 """The real experiment on Google Colab: GPU runtime check, Drive for outputs, one comparison directory, time.
 
 Chapters 3, 4 and 5 all call :func:`comparison_dir`, so the comparison chapter 3 writes is the one chapters
-4 and 5 read, whatever the profile. With ``use_drive=True`` (Colab only) the outputs go to Google Drive, which
-outlives a disconnected runtime: rerunning the comparison cell then skips finished runs and resumes the rest.
+4 and 5 read, whatever the profile. With ``use_drive="auto"`` (the default) the outputs go to Google Drive
+inside Colab, where they outlive a disconnected runtime (rerunning the comparison cell then skips finished
+runs and resumes the rest), and to ``runs/`` anywhere else; ``False`` keeps them on the runtime's disk.
 :func:`time_warning` turns the FLOP count of a run into hours for an *assumed* GPU throughput: an estimate,
-labelled as one, to compare with Colab's session limits before starting.
+labelled as one, to compare with Colab's session limits before starting; once steps have run,
+:func:`estimate_banner` gives the measured extrapolation of :mod:`albertzero_utils.eta` instead.
 """
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .errors import ConfigError
 from .plan import SQUAD_DEV_QUESTIONS, SQUAD_DEV_WINDOWS, SQUAD_TRAIN_QUESTIONS  # SQuAD 2.0 sizes (documented there)
+from .eta import duration, remaining
 
 DRIVE_MOUNT_POINT = Path("/content/drive")
 DRIVE_FOLDER = "albertZero"
@@ -33,10 +36,19 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
-def output_root(use_drive: bool = False, *, mount: Callable[[str], Any] | None = None) -> Path:
+def drive_wanted(use_drive: bool | str = "auto") -> bool:
+    """Whether outputs go to Google Drive: ``"auto"`` means inside Colab; True and False as given."""
+    if use_drive == "auto":
+        return in_colab()
+    if not isinstance(use_drive, bool):
+        raise ConfigError(f"USE_DRIVE must be 'auto', True or False, not {use_drive!r}")
+    return use_drive
+
+
+def output_root(use_drive: bool | str = "auto", *, mount: Callable[[str], Any] | None = None) -> Path:
     """Where the notebooks write runs: ``runs`` in the repository, or ``MyDrive/albertZero/runs`` on Google
-    Drive when `use_drive` (Colab only; Drive is mounted on first use, which asks for permission)."""
-    if not use_drive:
+    Drive (`use_drive` "auto": inside Colab; Drive is mounted on first use, which asks for permission)."""
+    if not drive_wanted(use_drive):
         return Path("runs")
     if not in_colab():
         raise ConfigError("USE_DRIVE = True needs Google Colab (it mounts Google Drive); set USE_DRIVE = False")
@@ -52,9 +64,23 @@ def output_root(use_drive: bool = False, *, mount: Callable[[str], Any] | None =
     return root
 
 
-def comparison_dir(profile: str, use_drive: bool = False, **drive_options: Any) -> Path:
+def comparison_dir(profile: str, use_drive: bool | str = "auto", **drive_options: Any) -> Path:
     """THE comparison directory of the notebooks for `profile` (chapters 3, 4 and 5 read and write it)."""
     return output_root(use_drive, **drive_options) / "notebooks" / f"compare-{profile}"
+
+
+def storage_note(output_dir: str | os.PathLike) -> str:
+    """Whether checkpoints written under `output_dir` persist: Google Drive, a Colab runtime's disk (lost with
+    the runtime), or a local disk."""
+    path = Path(output_dir).expanduser().absolute()
+    if path.is_relative_to(DRIVE_MOUNT_POINT.absolute()):
+        return (f"persistent (Google Drive, {path}): the runs resume across Colab sessions; after a disconnect, "
+                f"rerun the cells (finished runs are skipped, the unfinished one resumes from its checkpoint)")
+    if in_colab():
+        return (f"NOT persistent ({path} is on the Colab runtime's disk, lost when it is recycled); keep "
+                f"USE_DRIVE = 'auto' (Google Drive) so that the runs resume across sessions")
+    return (f"persistent (local disk, {path}): an interrupted run resumes from its latest checkpoint when the "
+            f"same command or cell runs again")
 
 
 def check_gpu_runtime(profile: str, *, cuda_available: bool | None = None, device_name: str | None = None,
@@ -94,11 +120,6 @@ def squad_run_cost(cfg: Any) -> dict[str, Any]:
                     windows_per_question, per_token, tokens_per_window=tokens)
 
 
-def _duration(hours: float) -> str:
-    """'2.5 h', or minutes below an hour ('6 min'), so that a short run does not read '0.0 h'."""
-    return f"{hours:.1f} h" if hours >= 1 else f"{max(1, round(hours * 60))} min"
-
-
 def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: str,
                  session_hours: float = COLAB_SESSION_HOURS) -> str:
     """Expected hours per run and per comparison of `runs` runs, LABELLED AS AN ESTIMATE, with what to do
@@ -106,20 +127,38 @@ def time_warning(flops_per_run: float, runs: int, sustained_tflops: float, gpu: 
     per_run = flops_per_run / (sustained_tflops * 1e12 * 3600)
     total = per_run * runs
     text = (f"ESTIMATE, not a measurement (FLOPs / an assumed {sustained_tflops:g} TFLOP/s on {gpu}): about "
-            f"{_duration(per_run)} per run, {_duration(total)} for the comparison's {runs} runs")
+            f"{duration(per_run)} per run, {duration(total)} for the comparison's {runs} runs")
     if total <= session_hours:
         return text + f"; within one Colab session (at most {session_hours:g} h)."
-    text += (f"; longer than one Colab session (at most {session_hours:g} h): set USE_DRIVE = True so the runs "
-             f"outlive the runtime, and after a disconnect rerun the comparison cell (finished runs are skipped, "
-             f"the unfinished one resumes from its latest checkpoint)")
+    text += (f"; longer than one Colab session (at most {session_hours:g} h): keep USE_DRIVE = 'auto' (Google "
+             f"Drive in Colab) so the runs outlive the runtime, and after a disconnect rerun the comparison cell "
+             f"(finished runs are skipped, the unfinished one resumes from its latest checkpoint)")
     if per_run > session_hours:
         text += "; even one run is longer than a session, so it will resume from checkpoints at least once"
     return text + "."
 
 
-def estimate_banner(cfg: Any, runs: int, gpu: str | None = None) -> str:
-    """:func:`time_warning` of one comparison of `cfg` for each GPU in :data:`ASSUMED_TFLOPS` (or one)."""
-    flops = squad_run_cost(cfg)["flops"]
-    gpus = {gpu: ASSUMED_TFLOPS[gpu]} if gpu else ASSUMED_TFLOPS
-    return "\n".join(time_warning(flops, runs, tflops, name) for name, tflops in gpus.items())
+def estimate_banner(cfg: Any, runs: int, gpu: str | None = None, output_dir: str | os.PathLike | None = None,
+                    arms: Sequence[str] = ("baseline", "reinit"), seeds: Sequence[int] | None = None) -> str:
+    """The expected duration of one comparison of `cfg` with `runs` runs. With `output_dir` (the comparison
+    directory) whose runs have measured steps: the MEASURED extrapolation for its arms x seeds (eta.remaining)
+    and where the checkpoints go; before any measurement, :func:`time_warning` for each GPU in
+    :data:`ASSUMED_TFLOPS` (or one), labelled ESTIMATE."""
+    lines = []
+    if output_dir is not None:
+        from .results import run_dir
 
+        dirs = [run_dir(output_dir, arm, seed) for seed in (seeds or cfg.seeds) for arm in arms]
+        measured = remaining(dirs)
+        if measured is not None:
+            lines.append(measured.text())
+    if not lines:
+        flops = squad_run_cost(cfg)["flops"]
+        gpus = {gpu: ASSUMED_TFLOPS[gpu]} if gpu else ASSUMED_TFLOPS
+        lines += [time_warning(flops, runs, tflops, name) for name, tflops in gpus.items()]
+        if output_dir is not None:
+            lines.append("(no step measured yet: once the first run has evaluated, rerun this cell for the "
+                         "measured time, and the comparison's log gives it before each run)")
+    if output_dir is not None:
+        lines.append("checkpoints: " + storage_note(output_dir))
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ already lost their spans), the other keys from the thresholded answers.
 """
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,10 @@ def eval_schedule(total_steps: int, *, window_steps: int | None = None, interval
 
 
 def quiet_unless(main: bool) -> dict[str, bool]:
-    """tqdm keywords: no bar on other processes; on the main one, tqdm's defaults (TQDM_DISABLE works)."""
-    return {} if main else {"disable": True}
+    """tqdm keywords: no bar on other processes, nor under CI (``CI`` set, as CI services do); on the main
+    one, tqdm's defaults otherwise (``TQDM_DISABLE=1``, which `make test` and .ci/run set, turns it off)."""
+    under_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return {} if main and not under_ci else {"disable": True}
 
 
 def fixed_subset(examples: datasets.Dataset, max_samples: int | None) -> datasets.Dataset:

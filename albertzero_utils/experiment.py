@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .eta import remaining
 from .fileio import write_json_atomic
 from .plan import build_plan, register
 from .profiles import is_main_process
@@ -165,6 +166,9 @@ def run_comparison(
             log(f"[{arm.name} seed {seed}] resuming ({arm.describe()}) in {path}")
         else:
             log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
+        left = remaining([Path(c.output_dir) for _, _, c in plan])
+        if left is not None:  # from the steps measured so far: a realistic duration, not the FLOP estimate
+            log(f"[{arm.name} seed {seed}] {left.text()}")
         train_fn(run_cfg)
     if not main:
         return {}

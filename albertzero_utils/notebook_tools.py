@@ -37,18 +37,20 @@ def select_device(prefer: str | None = None) -> str:
 
 
 def quiet_notebook() -> None:
-    """The notebooks' plumbing in one call, made before importing transformers or datasets: no progress bars,
-    no tqdm notice about ipywidgets, no deprecation or load-report messages. What a student sees is then the
-    same on every run, and nbval can compare it."""
+    """The notebooks' plumbing in one call, made before importing transformers or datasets: no library
+    progress bars (datasets, transformers), no tqdm notice about ipywidgets, no deprecation or load-report
+    messages. The training progress bar of each run (with its ETA) stays: it is turned off only where the
+    environment says so (``TQDM_DISABLE=1``, set by `make test`, `make notebooks` and CI, or ``CI``), so
+    that what nbval compares is the same on every run."""
     import warnings
 
-    os.environ.setdefault("TQDM_DISABLE", "1")
     warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice when ipywidgets is absent
     warnings.filterwarnings("ignore", category=FutureWarning)  # deprecation notices vary across versions
     import datasets
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     datasets.disable_progress_bars()
 
 

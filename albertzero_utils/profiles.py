@@ -37,6 +37,10 @@ def window_end_step(epochs: float, steps_per_epoch: int, total_steps: int) -> in
                          f"{epochs}, {steps_per_epoch}, {total_steps}")
     return max(1, min(total_steps, math.floor(epochs * steps_per_epoch + 0.5)))
 OFFLINE_ALTERNATIVES = "offline alternatives: --profile smoke, or --model DIR --train-file F --eval-file F"
+#: What works without a GPU (tests/test_engine.py runs each): flags and what they do.
+NO_GPU_ALTERNATIVES = {"--dry-run": "3 steps of this profile on the CPU, and the hours the whole run would take",
+                       "--profile smoke": "the offline CPU demo",
+                       "--cpu": "this profile on the CPU, very slowly"}
 HUB_MODEL = "albert/albert-base-v2"
 HUB_DATASET = "rajpurkar/squad_v2"
 
@@ -76,14 +80,19 @@ class TrainConfig:
     max_steps: int | None = 60
     duration_source: str = "defaults"  # the layer the duration came from (written by resolve)
     # The experiment's batch: training windows per optimizer step over all processes. Each process runs its
-    # share in micro-batches of at most micro_batch_size (None: all at once) and accumulates the gradients.
+    # share in micro-batches of at most micro_batch_size (None: all at once; "auto": the largest divisor of
+    # the share that fits the device's free memory, see micro_batch.py) and accumulates the gradients.
     global_batch_size: int = 16
-    micro_batch_size: int | None = None
+    micro_batch_size: int | str | None = None
     eval_batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
+    # A step whose loss or gradient is NaN/inf is skipped (as fp16's GradScaler skips an overflow) and counted;
+    # this many in a row stop the run. 10: GradScaler's start-up overflows end within a few halvings of its
+    # 2**16 scale (10 reach 2**6), while NaNs that come from the weights or a broken input repeat every step.
+    max_consecutive_skips: int = 10
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
     cpu: bool = True
@@ -137,10 +146,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     # (the card's metric) and best_f1 (no threshold decides it), both against 0 and +2. 5 seeds: the power
     # to detect +2 is 0.91 at a paired SD of 1 point and 0.40 at SD 2 (3 seeds: 0.47 and 0.18; `compare
     # --plan-only` prints this table).
+    # micro_batch_size "auto": the whole batch of 32 in one pass where it fits (an A100/H100 is fed; by
+    # micro_batch.py's model a T4 fits it too), else 16 or 8 accumulated: the same experiment either way.
     "colab": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
         "max_eval_samples": 2000, "final_eval_full": True, "cpu": False, "num_epochs": 1, "global_batch_size": 32,
-        "micro_batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-5, "warmup_ratio": 0.1,
+        "micro_batch_size": "auto", "eval_batch_size": 64, "learning_rate": 3e-5, "warmup_ratio": 0.1,
         "mixed_precision": "auto", "require_gpu": True, "save_steps": 500, "save_total_limit": 2,
         "seeds": (0, 1, 2, 3, 4), "headline_metric": "f1", "coprimary_metric": "best_f1", "early_window_epochs": 1.0,
         "eval_early_count": 12,
@@ -152,12 +163,13 @@ PROFILES: dict[str, dict[str, Any]] = {
     # epochs, about 8,340 steps with our windows), warmup as the paper's ratio 814/8144 (814 steps at 8,144),
     # and 384/128 windows as in the other profiles (comparable, and cheaper).
     # The early window is the first of the 3 epochs ("early epochs" of the card; a third of the run), and the
-    # final gain is after epoch 3. Batch 48 is 3 micro-batches of 16 on one GPU (on N GPUs, fewer). Every
+    # final gain is after epoch 3. Batch 48 is split by micro_batch_size "auto" into as
+    # few micro-batches as the GPU holds (one on an A100/H100). Every
     # evaluation uses the full dev set. Metrics and seeds as in colab.
     "paper": {
         **_COMMON, "model": HUB_MODEL, "train_file": None, "eval_file": None, "dataset": HUB_DATASET,
         "max_eval_samples": None, "final_eval_full": False, "cpu": False, "num_epochs": 3, "global_batch_size": 48,
-        "micro_batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-5,
+        "micro_batch_size": "auto", "eval_batch_size": 64, "learning_rate": 3e-5,
         "warmup_ratio": 814 / 8144, "mixed_precision": "auto", "require_gpu": True, "save_steps": 1000,
         "save_total_limit": 2, "seeds": (0, 1, 2, 3, 4), "headline_metric": "f1", "coprimary_metric": "best_f1",
         "early_window_epochs": 1.0,
@@ -210,6 +222,8 @@ def _coerce(name: str, value: Any, source: str, config_class: type = TrainConfig
     """Check one option value against its type in `config_class` (ints and numeric text are accepted for
     floats)."""
     hint = typing.get_type_hints(config_class)[name]
+    if name == "micro_batch_size" and value == "auto" and str in typing.get_args(hint):
+        return value
     if name == "reinit":
         if value is not None and not isinstance(value, (str, list, tuple)):
             raise ConfigError(f"{source}: option 'reinit' expects targets such as ffn_output, not {value!r:.60}")
@@ -236,6 +250,8 @@ def _coerce(name: str, value: Any, source: str, config_class: type = TrainConfig
         return str(value)
     if type(value) is not base:
         wanted = base.__name__ + (" or null" if optional else "")
+        if name == "micro_batch_size" and str in typing.get_args(hint):
+            wanted = "a positive integer, auto or null"
         raise ConfigError(f"{source}: option {name!r} expects {wanted}, not {value!r:.60}")
     return value
 
@@ -285,15 +301,17 @@ def resolve(profile: str | None = None, config_file: str | os.PathLike | None = 
 
 def validate(cfg: TrainConfig) -> None:
     """Raise a one-line ConfigError for an option that cannot work (checked before any training)."""
-    at_least_one = ("global_batch_size", "eval_batch_size", "num_epochs",
+    at_least_one = ("global_batch_size", "eval_batch_size", "num_epochs", "max_consecutive_skips",
                     "max_seq_length", "doc_stride", "max_query_length", "eval_early_count", "eval_late_count", "n_best",
                     "max_answer_length")
     none_or_at_least_one = ("max_steps", "micro_batch_size", "eval_steps", "save_steps", "save_total_limit",
                             "max_train_samples", "max_eval_samples")
     for name in at_least_one + none_or_at_least_one:
         value = getattr(cfg, name)
-        if value is None and name in none_or_at_least_one:
+        if (value is None and name in none_or_at_least_one) or (name == "micro_batch_size" and value == "auto"):
             continue
+        if isinstance(value, str):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, not {value!r}")
         if value is None or value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, not {value}")
     if not cfg.learning_rate > 0:
@@ -337,7 +355,8 @@ def validate(cfg: TrainConfig) -> None:
 def check_environment(cfg: TrainConfig) -> None:
     """Fail fast when the run needs the Hub or a GPU that is missing, naming the offline alternatives."""
     if cfg.require_gpu and not cfg.cpu and not cuda_available():
-        raise ConfigError(f"profile {cfg.profile!r} needs a CUDA GPU and none was found; {OFFLINE_ALTERNATIVES}")
+        ways = ", ".join(f"{flag} ({what})" for flag, what in NO_GPU_ALTERNATIVES.items())
+        raise ConfigError(f"profile {cfg.profile!r} needs a CUDA GPU and none was found; without one: {ways}")
     if cfg.mixed_precision == "fp16" and (cfg.cpu or not cuda_available()):
         raise ConfigError("--mixed-precision fp16 needs a CUDA GPU; use --mixed-precision bf16 or no on CPU")
     model_path = Path(paths.model_location(cfg.model)).expanduser()

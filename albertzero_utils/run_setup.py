@@ -24,7 +24,9 @@ from .errors import ConfigError
 from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
+from .micro_batch import CPU_MICRO_BATCH_CAP, free_memory, pick_micro_batch
 from .modeling import enable_gradient_checkpointing, load_qa_model
+from .paths import model_location
 from .predict import check_fits
 from .profiles import TrainConfig, window_end_step
 from .reinit import reinit_layers
@@ -144,12 +146,31 @@ def resolve_mixed_precision(cfg: TrainConfig) -> str:
     return precision_for_capability(torch.cuda.get_device_capability())
 
 
+def micro_batch_limit(cfg: TrainConfig, num_processes: int, *, free_bytes: int | None = None) -> int | None:
+    """``cfg.micro_batch_size``, with ``auto`` resolved by :func:`micro_batch.pick_micro_batch` for this device
+    (`free_bytes` replaces the measured free memory, for tests) and the model's config."""
+    if cfg.micro_batch_size != "auto":
+        return cfg.micro_batch_size
+    from transformers import AutoConfig
+
+    share = max(1, cfg.global_batch_size // num_processes)
+    cuda = not cfg.cpu and torch.cuda.is_available()
+    free = free_memory(cuda) if free_bytes is None else free_bytes
+    model_config = AutoConfig.from_pretrained(model_location(cfg.model))
+    if not cuda:  # the largest divisor of the share up to the cap that fits the RAM
+        share_on_cpu = max(d for d in range(1, min(share, CPU_MICRO_BATCH_CAP) + 1) if share % d == 0)
+        return min(share_on_cpu, pick_micro_batch(share, free, model_config, cfg.max_seq_length, "no"))
+    return pick_micro_batch(share, free, model_config, cfg.max_seq_length, resolve_mixed_precision(cfg))
+
+
 def make_accelerator(cfg: TrainConfig) -> Accelerator:
     """A fresh Accelerator (its singletons reset, so train() can run several times in one process) that
-    accumulates gradients as :func:`plan_batches` says for this number of processes."""
+    accumulates gradients as :func:`plan_batches` says for this number of processes (``auto`` micro-batches
+    are resolved here, once: :func:`prepare_run` reads the plan back from the Accelerator)."""
     AcceleratorState._reset_state()
     GradientState._reset_state()
-    batches = plan_batches(cfg.global_batch_size, PartialState(cpu=cfg.cpu).num_processes, cfg.micro_batch_size)
+    processes = PartialState(cpu=cfg.cpu).num_processes
+    batches = plan_batches(cfg.global_batch_size, processes, micro_batch_limit(cfg, processes))
     return Accelerator(cpu=cfg.cpu, mixed_precision=resolve_mixed_precision(cfg), rng_types=[],
                        gradient_accumulation_steps=batches.gradient_accumulation_steps,
                        step_scheduler_with_optimizer=False)
@@ -212,7 +233,9 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     train_examples = _load_split(cfg, "train", cfg.max_train_samples)
     with accelerator.main_process_first():
         train_features = build_train_features(train_examples, tokenizer, feature_cfg)
-    batches = plan_batches(cfg.global_batch_size, accelerator.num_processes, cfg.micro_batch_size)
+    share = cfg.global_batch_size // accelerator.num_processes  # the plan make_accelerator chose (auto included)
+    batches = plan_batches(cfg.global_batch_size, accelerator.num_processes,
+                           max(1, share // accelerator.gradient_accumulation_steps))
     loader, sampler = _train_loader(train_features, cfg, batches.per_process_batch_size, tokenizer.pad_token_id)
     eval_examples = _load_split(cfg, "eval", None)
     eval_set = build_eval_set(fixed_subset(eval_examples, cfg.max_eval_samples), tokenizer, feature_cfg,

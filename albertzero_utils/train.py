@@ -38,18 +38,35 @@ class TrainResult:
     resumed_from: int | None
 
 
-def micro_step(accelerator: Accelerator, model: Any, optimizer: Any, batch: dict[str, torch.Tensor],
-               max_grad_norm: float) -> torch.Tensor:
-    """Forward and backward on one micro-batch; on the last micro-batch of a step (Accelerate's
-    ``sync_gradients``), clip the accumulated gradients and update. Returns the micro-batch's loss."""
+def micro_step(accelerator: Accelerator, model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Forward and backward on one micro-batch (gradients accumulate until Accelerate's ``sync_gradients``).
+    Returns the micro-batch's loss."""
     with accelerator.accumulate(model):
         loss = model(**batch).loss
         accelerator.backward(loss)
-        if accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad()
     return loss.detach().float()
+
+
+def apply_update(accelerator: Accelerator, model: Any, optimizer: Any, max_grad_norm: float,
+                 loss_is_finite: bool) -> bool:
+    """Clip the accumulated gradients and take the optimizer step, unless the step's loss or gradient norm is
+    not finite: then the step is skipped as fp16's GradScaler skips an overflow (no parameter or optimizer
+    state changes; under fp16 the loss scale backs off). Gradients are zeroed either way. Returns True when
+    the parameters were updated (False for a skipped step, GradScaler's own skips included)."""
+    norm = float(accelerator.clip_grad_norm_(model.parameters(), max_grad_norm))
+    scaler = accelerator.scaler
+    if loss_is_finite and math.isfinite(norm):
+        optimizer.step()
+        applied = not accelerator.optimizer_step_was_skipped
+    elif scaler is not None and not math.isfinite(norm):
+        optimizer.step()  # GradScaler sees the inf/NaN gradients: it skips the update and lowers the scale
+        applied = False
+    else:
+        if scaler is not None:  # finite gradients of a non-finite loss: back off the scale as GradScaler would
+            scaler.update(scaler.get_scale() * scaler.get_backoff_factor())
+        applied = False
+    optimizer.zero_grad()
+    return applied
 
 
 def optimizer_steps(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any, loader: Any,
@@ -60,7 +77,9 @@ def optimizer_steps(accelerator: Accelerator, model: Any, optimizer: Any, schedu
 
     Runs micro-steps from ``state["epoch"]`` / ``state["batch_in_epoch"]`` (skipping the batches a resumed run
     has done) and, after each optimizer step, advances ``state["step"]`` and yields (learning rate used, mean
-    loss, examples seen). Once the caller has handled the step (evaluation, logging), the checkpoint is saved
+    loss, examples seen). A step whose loss or gradient norm is not finite is skipped (:func:`apply_update`):
+    its batch is consumed and ``state["step"]`` advances, but neither the parameters nor the LR schedule move;
+    ``state["skipped_steps"]`` counts such steps and ``state["consecutive_skips"]`` the current run of them. Once the caller has handled the step (evaluation, logging), the checkpoint is saved
     with ``save()`` every ``save_steps`` steps before the last one. Stops after ``total_steps`` steps (or
     ``num_epochs`` epochs); ``on_epoch(epoch)`` runs at the start of each epoch.
     """
@@ -74,15 +93,19 @@ def optimizer_steps(accelerator: Accelerator, model: Any, optimizer: Any, schedu
         if state["batch_in_epoch"]:
             batches = accelerator.skip_first_batches(loader, state["batch_in_epoch"])
         for batch in batches:
-            losses.append(micro_step(accelerator, model, optimizer, batch, max_grad_norm))
+            losses.append(micro_step(accelerator, model, batch))
             examples += batch["input_ids"].shape[0]
             state["batch_in_epoch"] += 1
             if not accelerator.sync_gradients:
                 continue
-            learning_rate = scheduler.get_last_lr()[0]
-            scheduler.step()
             step_loss, step_examples = _step_loss(accelerator, losses, examples)
             losses, examples = [], 0
+            learning_rate = scheduler.get_last_lr()[0]
+            applied = apply_update(accelerator, model, optimizer, max_grad_norm, math.isfinite(step_loss))
+            if applied:  # a skipped step does not advance the schedule either (as Accelerate does for GradScaler)
+                scheduler.step()
+            state["skipped_steps"] = state.get("skipped_steps", 0) + (not applied)
+            state["consecutive_skips"] = 0 if applied else state.get("consecutive_skips", 0) + 1
             state["step"] += 1
             yield learning_rate, step_loss, step_examples
             if save_steps and state["step"] % save_steps == 0 and state["step"] < total_steps:
@@ -95,7 +118,7 @@ def optimizer_steps(accelerator: Accelerator, model: Any, optimizer: Any, schedu
 def _fresh_state() -> dict[str, Any]:
     """The loop position and running sums, as saved in a checkpoint's trainer_state.json."""
     return {"step": 0, "epoch": 0, "batch_in_epoch": 0, "examples_seen": 0, "loss_sum": 0.0, "loss_steps": 0,
-            "skipped_steps": 0, "metrics_records": 0, "elapsed_s": 0.0}
+            "skipped_steps": 0, "consecutive_skips": 0, "metrics_records": 0, "elapsed_s": 0.0}
 
 
 def _step_loss(accelerator: Accelerator, losses: list[torch.Tensor], examples: int) -> tuple[float, int]:
@@ -124,7 +147,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     ``save_steps``, final/ (model + tokenizer), predictions.json, null_odds.json and, last, done.json.
     ``resume_from_checkpoint="latest"`` continues from the newest complete checkpoint (or starts fresh,
     saying so; a finished run is returned as it is). Only the main process writes files and fills
-    ``TrainResult.records``. Raises TrainingDivergedError on a NaN/inf loss.
+    ``TrainResult.records``. A step with a NaN/inf loss or gradient is skipped and counted (``skipped_steps``
+    in metrics.jsonl and done.json); ``cfg.max_consecutive_skips`` of them in a row raise TrainingDivergedError.
     """
     profiles.validate(cfg)
     profiles.check_environment(cfg)
@@ -170,7 +194,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     if state["step"] == 0 and 0 in setup.schedule:  # the initial model: the reference of every curve
         last_metrics, predictions = evaluate_and_log(0.0, scheduler.get_last_lr()[0])
     model.train()
-    progress = tqdm(total=setup.total_steps, initial=state["step"], desc="train", **quiet_unless(main))
+    progress = tqdm(total=setup.total_steps, initial=state["step"], unit="step", **quiet_unless(main),
+                    desc=f"train {out.path.parent.name}/{out.path.name}")  # one bar per run, with its ETA
 
     def save() -> None:
         state["elapsed_s"] = elapsed_before + time.monotonic() - started
@@ -181,15 +206,16 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
                             total_steps=setup.total_steps, max_grad_norm=cfg.max_grad_norm,
                             save_steps=cfg.save_steps, save=save, num_epochs=setup.num_epochs)
     for learning_rate, step_loss, step_examples in steps:
-        if not math.isfinite(step_loss):
+        if state["consecutive_skips"] >= cfg.max_consecutive_skips:
             raise TrainingDivergedError(
-                f"the training loss became {step_loss} at step {state['step']} (learning rate "
-                f"{learning_rate:.3g}); try a lower --learning-rate, --mixed-precision bf16 or no, "
-                f"or check the training data")
+                f"the training loss or gradient was not finite for {state['consecutive_skips']} consecutive steps "
+                f"(the last: step {state['step']}, loss {step_loss}, learning rate {learning_rate:.3g}; "
+                f"--max-consecutive-skips {cfg.max_consecutive_skips}); try a lower --learning-rate, "
+                f"--mixed-precision bf16 or no, or check the training data")
         state["examples_seen"] += step_examples
-        state["skipped_steps"] += int(accelerator.optimizer_step_was_skipped)
-        state["loss_sum"] += step_loss
-        state["loss_steps"] += 1
+        if math.isfinite(step_loss):
+            state["loss_sum"] += step_loss
+            state["loss_steps"] += 1
         progress.update(1)
         progress.set_postfix(loss=f"{step_loss:.4f}", lr=f"{learning_rate:.2e}")
         if state["step"] in setup.schedule:
@@ -197,7 +223,8 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
             last_metrics, predictions = evaluate_and_log(epoch, learning_rate)
     progress.close()
     board.close()
-    return _finish(cfg, accelerator, setup, out, records, resume_dir, last_metrics, predictions, say)
+    return _finish(cfg, accelerator, setup, out, records, resume_dir, last_metrics, predictions, say,
+                   skipped_steps=state["skipped_steps"])
 
 
 def _finished_result(out: OutputDir) -> TrainResult:
@@ -213,7 +240,7 @@ def _post_cfg(cfg: TrainConfig) -> PostprocessConfig:
 
 def _finish(cfg: TrainConfig, accelerator: Accelerator, setup: RunSetup, out: OutputDir, records: list[dict],
             resume_dir: Path | None, metrics: dict[str, float], predictions: Predictions | None,
-            say: Callable[[str], None]) -> TrainResult:
+            say: Callable[[str], None], skipped_steps: int = 0) -> TrainResult:
     """Final full-dev evaluation (if asked), ``final/``, predictions, and ``done.json`` written last."""
     covers_file = setup.sizes["eval_examples"] == setup.sizes["eval_examples_in_file"]
     evaluated_on = "full" if covers_file else "subset"  # a max_eval_samples >= the file's size keeps it all
@@ -227,7 +254,8 @@ def _finish(cfg: TrainConfig, accelerator: Accelerator, setup: RunSetup, out: Ou
     if predictions is not None and accelerator.is_main_process:
         predictions.write(out.path)
     out.write_json("done.json", {"steps": setup.total_steps, "final_eval": evaluated_on,
-                                 "final_metrics": metrics, "records": len(records)})
+                                 "final_metrics": metrics, "records": len(records),
+                                 "skipped_steps": skipped_steps})
     accelerator.wait_for_everyone()
     say(f"done: {out.path / 'done.json'}")
     resumed_from = checkpoint.step_of(resume_dir) if resume_dir is not None else None

@@ -16,11 +16,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio"),
     ("metrics", "tokenization"),
     ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
-    ("batching", "predict", "profiles", "checkpoint", "run_files"),
+    ("batching", "predict", "profiles", "checkpoint", "run_files", "micro_batch"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
-    ("stats", "verdict", "early_gain", "plan", "results", "experiment"),
-    ("plots", "display", "notebook_tools", "colab", "exercises"),
+    ("stats", "verdict", "early_gain", "plan", "results", "eta", "experiment"),
+    ("plots", "display", "notebook_tools", "colab", "exercises", "dry_run"),
     ("cli", "__main__", "__init__"),
 )
 

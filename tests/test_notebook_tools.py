@@ -30,13 +30,14 @@ def test_quiet_notebook_silences_progress_bars_and_library_notices(monkeypatch) 
     verbosity = hf_logging.get_verbosity()
     with warnings.catch_warnings():
         notebook_tools.quiet_notebook()
-        assert os.environ["TQDM_DISABLE"] == "1"
+        assert "TQDM_DISABLE" not in os.environ  # each run's own training bar (and ETA) stays for students
         assert hf_logging.get_verbosity() == hf_logging.ERROR
-        assert not datasets.is_progress_bar_enabled()
+        assert not datasets.is_progress_bar_enabled() and not hf_logging.is_progress_bar_enabled()
         with warnings.catch_warnings(record=True) as caught:
             warnings.warn("IProgress not found. Please update jupyter and ipywidgets.")
             warnings.warn("old API", FutureWarning)
             warnings.warn("something else")
         assert [str(w.message) for w in caught] == ["something else"]
     hf_logging.set_verbosity(verbosity)
+    hf_logging.enable_progress_bar()
     datasets.enable_progress_bars()

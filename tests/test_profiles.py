@@ -29,7 +29,7 @@ def test_every_profile_sets_only_known_fields() -> None:
 def test_paper_profile_follows_the_albert_recipe() -> None:
     paper = PROFILES["paper"]
     assert paper["learning_rate"] == 3e-5
-    assert paper["global_batch_size"] == 48 and paper["micro_batch_size"] == 16
+    assert paper["global_batch_size"] == 48 and paper["micro_batch_size"] == "auto"
     assert paper["warmup_ratio"] == pytest.approx(814 / 8144)
     # the recipe's 8,144 steps at batch 48 are 3 epochs of SQuAD 2.0; the early window is the first of them
     assert paper["num_epochs"] == 3 and paper["max_eval_samples"] is None

@@ -22,3 +22,16 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number")
     return value
+
+
+def micro_batch(text: str) -> int | str:
+    """``auto`` or a positive integer (``--micro-batch-size``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer or auto") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: expected a positive integer or auto")
+    return value

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .train import add_training_arguments, overrides_from_args
+from .train import add_dry_run_argument, add_training_arguments, overrides_from_args
 from ..stats import headline
 
 HELP = "compare baseline and re-init arms over seeds (paired design): runs, summary.json, table and figures"
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write comparison.json and print the plan (window in steps and examples, power for "
                              "the claimed gain, estimated GPU time per run) without training")
     add_training_arguments(parser, exclude=PER_RUN_OPTIONS)
+    add_dry_run_argument(parser)
     for action in parser._actions:  # argparse has no public way to reword an inherited option's help
         if action.dest == "output_dir":
             action.help = "the comparison directory: OUT/ARM/seed-S/ runs, summary.json, figures (default " \
@@ -105,6 +106,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(args.profile, args.config, overrides)
     out = _output_dir(args, cfg.profile)
     seeds = parse_seeds(",".join(map(str, cfg.seeds)))
+    if args.dry_run:
+        from ..dry_run import dry_run
+
+        what = f"the comparison ({len(arms)} arms x {len(seeds)} seeds)"
+        print("\n".join(dry_run(cfg, runs=len(arms) * len(seeds), output_dir=out, what=what)), flush=True)
+        return 0
     main = is_main_process()  # under `accelerate launch`, the other processes only train
     if main:
         print(f"albertzero compare: profile {cfg.profile!r}, arms {', '.join(a.name for a in arms)}, "

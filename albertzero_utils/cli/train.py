@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Iterable
 
 from ..profiles import HEADLINE_METRICS, MIXED_PRECISION_CHOICES, PROFILES, TrainConfig
+from .arguments import micro_batch
 
 HELP = "fine-tune ALBERT on SQuAD 2.0 (one run), with early-dense evaluation and exact resume"
 
@@ -43,8 +44,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--max-steps", type=int, metavar="N", help="train N optimizer steps (wins over --num-epochs)")
     option("--global-batch-size", "--batch-size", type=int, metavar="N",
            help="training windows per optimizer step over all processes (the same experiment on 1 or N GPUs)")
-    option("--micro-batch-size", type=int, metavar="N",
-           help="at most N windows per forward pass of one process; the rest is gradient accumulation")
+    option("--micro-batch-size", type=micro_batch, metavar="N|auto",
+           help="at most N windows per forward pass of one process; the rest is gradient accumulation (auto: "
+                "the largest that fits the device's free memory; the global batch stays the same)")
     option("--eval-batch-size", type=int, metavar="N")
     option("--learning-rate", type=float, metavar="LR")
     option("--weight-decay", type=float, metavar="WD", help="AdamW weight decay (not on biases/LayerNorm)")
@@ -71,6 +73,8 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
     option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
     option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
+    option("--max-consecutive-skips", type=int, metavar="N",
+           help="a step with a NaN/inf loss or gradient is skipped and counted; N in a row stop the run (10)")
     option("--mixed-precision", choices=MIXED_PRECISION_CHOICES,
            help="auto: bf16 on GPUs with native bf16 (compute capability 8.0+), fp16 below (T4, "
                 "V100), no on CPU")
@@ -90,8 +94,16 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def add_dry_run_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true",
+                        help="run 3 optimizer steps with the profile's shapes (on the CPU without a GPU: a "
+                             "config-only albert-base-v2, no Hub) and report device, precision, micro-batch, "
+                             "s/step, peak memory, where checkpoints go and the estimated hours; writes nothing")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_training_arguments(parser)
+    add_dry_run_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
     from ..train import train
 
     cfg = resolve(args.profile, args.config, overrides_from_args(args))
+    if args.dry_run:
+        from ..dry_run import dry_run
+
+        print("\n".join(dry_run(cfg, runs=1, output_dir=cfg.output_dir, what="this run")), flush=True)
+        return 0
     if is_main_process():
         print(f"albertzero train: profile {cfg.profile!r}, resolved settings:\n{describe(cfg)}", flush=True)
     train(cfg)
