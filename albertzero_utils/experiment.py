@@ -25,7 +25,7 @@ DEFAULT_ARMS = "baseline,reinit"
 #: config.json fields that may differ between a run and its continuation without changing its result
 #: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
 IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
-                            "duration_source"})
+                            "duration_source", "allow_resume_change"})
 _ARM_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 

@@ -89,6 +89,7 @@ class TrainConfig:
     save_steps: int | None = None
     save_total_limit: int | None = 2
     resume_from_checkpoint: str | None = None  # a checkpoint directory or "latest"
+    allow_resume_change: str | None = None  # "precision,processes": what a resume may change (run_identity)
     overwrite_output_dir: bool = False
 
     def __post_init__(self) -> None:

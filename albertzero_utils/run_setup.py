@@ -60,8 +60,10 @@ class LengthGroupedEpochSampler(EpochShuffleSampler):
     a batch padded to its longest window holds little padding: the Hugging Face Trainer's ``group_by_length``
     (shuffle, cut into mega-batches of 50 batches, sort each by length, the longest batch first).
 
-    The order depends on (seed, epoch, lengths) alone, so both arms of a pair and a resumed run see the same
-    batches; under several processes, each takes whole batches of it, as with any sampler.
+    The order depends on (seed, epoch, lengths) and the grouping size alone, so both arms of a pair and a
+    resumed run see the same batches. :func:`prepare_run` groups by the *global* batch, so the order is the
+    same on 1 or N processes and for any micro-batch: each optimizer step takes the next global batch of it
+    (each process whole micro-batches), and a resume on another process count continues at the same example.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
@@ -184,14 +186,15 @@ def _load_split(cfg: TrainConfig, split: str, max_samples: int | None) -> Any:
 
 def _train_loader(features: Any, cfg: TrainConfig, batch_size: int,
                   pad_token_id: int | None) -> tuple[torch.utils.data.DataLoader, EpochShuffleSampler]:
-    """Length-grouped batches of ``batch_size`` windows (one process's micro-batch) padded to their longest
-    window; with ``pad_to_max_length``, the old way: shuffled windows, all padded to max_seq_length."""
+    """Batches of ``batch_size`` windows (one process's micro-batch) from an order length-grouped by the global
+    batch, padded to their longest window; with ``pad_to_max_length``, the old way: shuffled windows, all
+    padded to max_seq_length."""
     columns = features.select_columns(list(TRAIN_COLUMNS))
     if cfg.pad_to_max_length:
         sampler = EpochShuffleSampler(len(features), cfg.seed)
         dataset, collate = columns.with_format("torch"), None
     else:
-        sampler = LengthGroupedEpochSampler(window_lengths(features), batch_size, cfg.seed)
+        sampler = LengthGroupedEpochSampler(window_lengths(features), cfg.global_batch_size, cfg.seed)
         dataset, collate = columns, PadToLongest(pad_token_id)
     # A private generator: creating an iterator then draws nothing from the global RNG (exact resume).
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,

@@ -13,10 +13,10 @@ from albertzero_utils import paths
 
 PACKAGE = "albertzero_utils"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "paths", "fileio"),
+    ("errors", "paths", "fileio", "locks", "remote_code"),
     ("metrics", "tokenization"),
     ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
-    ("batching", "predict", "profiles", "checkpoint", "run_files"),
+    ("batching", "predict", "profiles", "checkpoint", "run_files", "run_identity"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
     ("stats", "early_gain", "results", "experiment"),
