@@ -245,8 +245,13 @@ def load_checkpoint(directory: Path, accelerator: Any, model: Any, optimizer: An
     problem = problem_with(directory)
     if problem is not None:
         raise CheckpointError(f"{directory}: not a usable checkpoint ({problem})")
-    safetensors.torch.load_model(accelerator.unwrap_model(model), str(directory / MODEL_FILE),
-                                 device=str(accelerator.device))
+    try:
+        safetensors.torch.load_model(accelerator.unwrap_model(model), str(directory / MODEL_FILE),
+                                     device=str(accelerator.device))
+    except (RuntimeError, safetensors.SafetensorError) as exc:  # missing, unexpected or mis-shaped tensors
+        reason = " ".join(str(exc).split())[:160]
+        raise CheckpointError(f"{directory / MODEL_FILE}: does not fit this run's model (another architecture "
+                              f"or size?): {reason}") from None
     optimizer.load_state_dict(_load_tensors(directory / "optimizer.pt"))
     scheduler.load_state_dict(_load_tensors(directory / "scheduler.pt"))
     if accelerator.scaler is not None:

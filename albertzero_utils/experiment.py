@@ -18,7 +18,8 @@ from typing import Any
 
 from .errors import ConfigError
 from .fileio import write_json_atomic
-from .profiles import is_main_process
+from .locks import OutputLock
+from .profiles import MAX_SEED, is_main_process
 from .results import BASELINE, DEFAULT_EARLY_FRACTION, is_finished, run_dir, summarize
 
 DEFAULT_ARMS = "baseline,reinit"
@@ -26,7 +27,8 @@ DEFAULT_ARMS = "baseline,reinit"
 #: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
 IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
                             "duration_source", "allow_resume_change"})
-_ARM_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+#: An arm name is a directory of the comparison: no '/', not '.', '..' or hidden, not empty.
+_ARM_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.+=-]+$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def parse_arms(spec: str) -> list[Arm]:
             target_text = {"baseline": "", "reinit": "ffn_output"}.get(name, name)
         targets = tuple(t.strip() for t in target_text.split("+") if t.strip())
         if not _ARM_NAME.match(name):
-            raise ConfigError(f"--arms: arm name {name!r} may only use letters, digits and _ . + -")
+            raise ConfigError(f"--arms: arm name {name!r} may only use letters, digits and _ . + = - (not "
+                              f"empty, not starting with a dot)")
         if (name == BASELINE) != (not targets):
             raise ConfigError(f"--arms: {item!r}: only {BASELINE!r} re-initialises nothing")
         if any(arm.name == name for arm in arms):
@@ -74,8 +77,8 @@ def parse_seeds(spec: str) -> list[int]:
         seeds = [int(part) for part in spec.split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"--seeds {spec!r}: expected comma-separated integers such as 0,1,2") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds {spec!r}: expected distinct non-negative integers such as 0,1,2")
+    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {spec[:60]!r}: expected distinct integers from 0 to 2**32-1 such as 0,1,2")
     return seeds
 
 
@@ -103,6 +106,22 @@ def check_same_config(path: Path, cfg: Any) -> None:
                 f"{config_file}: this run has {key}={saved.get(key, '<absent>')!r} but the comparison asks for "
                 f"{value!r}; use another --output-dir or remove {path}"
             )
+
+
+def check_arm_targets(cfg: Any, arms: Sequence[Arm]) -> None:
+    """Every arm's re-init targets must exist in the model (checked for all arms before the first trains)."""
+    from .profiles import TrainConfig
+
+    if not isinstance(cfg, TrainConfig) or not any(arm.targets for arm in arms):
+        return
+    from .run_setup import model_targets  # torch: only for a real comparison
+
+    offered = model_targets(cfg.model)
+    for arm in arms:
+        unknown = [target for target in arm.targets if target not in offered]
+        if unknown:
+            raise ConfigError(f"--arms: arm {arm.name!r}: --model {cfg.model} has no re-init target "
+                              f"{unknown[0]!r}; it offers {', '.join(offered)}")
 
 
 def _validate(run_cfg: Any, arm: Arm) -> None:
@@ -145,22 +164,30 @@ def run_comparison(
         _validate(run_cfg, arm)
         if (Path(run_cfg.output_dir) / "config.json").is_file():
             check_same_config(Path(run_cfg.output_dir), run_cfg)
+    check_arm_targets(cfg, arm_list)
+    lock = OutputLock(out)  # one comparison per directory (each run also locks its own)
     if main:
-        write_json_atomic(out / "comparison.json", {
-            "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
-            "seeds": seed_list,
-        })
-    for seed, arm, run_cfg in plan:
-        path = Path(run_cfg.output_dir)
-        if is_finished(path):
-            log(f"[{arm.name} seed {seed}] finished already: skipped ({path})")
-            continue
-        if (path / "config.json").is_file():
-            run_cfg = dataclasses.replace(run_cfg, resume_from_checkpoint="latest")
-            log(f"[{arm.name} seed {seed}] resuming ({arm.describe()}) in {path}")
-        else:
-            log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
-        train_fn(run_cfg)
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    try:
+        if main:
+            write_json_atomic(out / "comparison.json", {
+                "arms": [{"name": a.name, "targets": list(a.targets)} for a in arm_list],
+                "seeds": seed_list,
+            })
+        for seed, arm, run_cfg in plan:
+            path = Path(run_cfg.output_dir)
+            if is_finished(path):
+                log(f"[{arm.name} seed {seed}] finished already: skipped ({path})")
+                continue
+            if (path / "config.json").is_file():
+                run_cfg = dataclasses.replace(run_cfg, resume_from_checkpoint="latest")
+                log(f"[{arm.name} seed {seed}] resuming ({arm.describe()}) in {path}")
+            else:
+                log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
+            train_fn(run_cfg)
+    finally:
+        lock.release()
     if not main:
         return {}
     summary = summarize(out, early_fraction=early_fraction)

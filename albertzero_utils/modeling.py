@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AlbertModel, AlbertPreTrainedModel, AutoConfig, PretrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_MAPPING, MODEL_MAPPING_NAMES
@@ -287,14 +288,31 @@ def load_qa_model(
             return model_class(config)
         kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
         try:
-            return model_class.from_pretrained(str(name_or_dir), config=config, **kwargs, **NO_REMOTE_CODE)
+            with _quiet_load_report():
+                return model_class.from_pretrained(str(name_or_dir), config=config, **kwargs, **NO_REMOTE_CODE)
         except pickle.UnpicklingError:  # transformers reads .bin files with weights_only=True: nothing ran
             raise UnsafeCheckpointError(
                 f"{name_or_dir}: refused to load its pickled weights: they would need code execution to "
                 f"unpickle (nothing was executed); use a safetensors file from a source you trust") from None
-        except (OSError, RuntimeError) as exc:  # unreadable files, or weights that do not fit the config
+        except (OSError, RuntimeError, SafetensorError) as exc:  # unreadable or truncated files, or weights
+            # that do not fit the config (another architecture)
             reason = " ".join(str(exc).split())[:200]
+            if "mismatched_sizes" in reason or "size mismatch" in reason:
+                reason = "its weights do not have the shapes its config.json gives: another architecture or size"
             raise CheckpointError(f"{name_or_dir}: cannot load weights ({reason})") from None
+
+
+@contextlib.contextmanager
+def _quiet_load_report() -> Iterator[None]:
+    """Silence transformers' per-key load report: a mismatch becomes our one-line CheckpointError instead."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity(hf_logging.CRITICAL)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def enable_gradient_checkpointing(model: PreTrainedModel) -> None:

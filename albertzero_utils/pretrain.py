@@ -118,6 +118,7 @@ def validate(cfg: PretrainConfig) -> None:
     if not (Path(cfg.model_config).expanduser() / "config.json").is_file():
         raise ConfigError(f"--model-config {cfg.model_config}: no config.json there")
     refuse_remote_code(cfg.model_config, "--model-config")
+    profiles.check_seed(cfg.seed)
 
 
 @dataclass

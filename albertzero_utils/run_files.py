@@ -185,10 +185,13 @@ class MetricsLog:
         if not self.path.is_file():
             return []
         records = []
-        for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True):
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(keepends=True), start=1):
             if not line.endswith("\n"):
                 break
-            records.append(json.loads(line))
+            try:
+                records.append(json.loads(line))
+            except (ValueError, RecursionError):
+                raise CheckpointError(f"{self.path}, line {number}: not a JSON metrics record") from None
         return records
 
     def truncate(self, count: int) -> list[dict[str, Any]]:

@@ -24,10 +24,19 @@ from .errors import ConfigError
 from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
-from .modeling import enable_gradient_checkpointing, load_qa_model
+from .modeling import avpool_class, enable_gradient_checkpointing, load_model_config, load_qa_model
+from .paths import model_location
 from .predict import check_fits
 from .profiles import TrainConfig
-from .reinit import reinit_layers
+from .reinit import available_targets, reinit_layers
+
+
+def model_targets(name_or_dir: str) -> list[str]:
+    """The re-init targets a model offers, from its config alone (built on the meta device: no weights)."""
+    config = load_model_config(model_location(name_or_dir))
+    with torch.device("meta"):
+        model = avpool_class(config.model_type)(config)
+    return available_targets(model)
 
 
 def derive_seed(seed: int, purpose: str) -> int:
