@@ -272,6 +272,8 @@ def _read_json_object(path: str | os.PathLike, what: str) -> dict:
         raise DataError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: the {what} file is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{path}: the {what} file is nested too deeply to be a JSON object of {what}s") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: the {what} file must be a JSON object mapping question ids to "
                         f"{what}s, not a {type(obj).__name__}")

@@ -21,7 +21,7 @@ def number(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
     if math.isnan(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number, not NaN")
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number or ±inf, not NaN")
     return value
 
 
