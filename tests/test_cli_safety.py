@@ -196,13 +196,15 @@ def _free_port() -> int:
 def test_resume_from_one_to_two_processes_needs_the_flag_and_keeps_the_experiment(tmp_path) -> None:
     out = tmp_path / "run"
     flags = [*TRAIN[1:], "--max-steps", "4", "--save-steps", "2", "--output-dir", str(out)]
-    first = subprocess.run([sys.executable, "-m", "albertzero_utils", "train", *flags, "--max-steps", "2"],
-                           env=_env(), capture_output=True, text=True, timeout=300)
+    first = subprocess.run([sys.executable, "-m", "albertzero_utils", "train", *flags], env=_env(),
+                           capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
-    (out / "done.json").unlink()  # continue it to 4 steps, on two processes
+    reference = [json.loads(line)["examples_seen"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    (out / "done.json").unlink()  # go on from step 2 again, on two processes
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    resume = ["-m", "albertzero_utils", "train", *flags, "--resume-from-checkpoint", "latest"]
+    resume = ["-m", "albertzero_utils", "train", *flags, "--resume-from-checkpoint",
+              str(out / "checkpoints" / "step-2")]
     refused = subprocess.run([*launch, "--main_process_port", str(_free_port()), *resume], env=_env(),
                              capture_output=True, text=True, timeout=300)
     assert refused.returncode != 0 and "--allow-resume-change processes" in refused.stderr
@@ -213,7 +215,7 @@ def test_resume_from_one_to_two_processes_needs_the_flag_and_keeps_the_experimen
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 1, 2, 3, 4]
-    assert [r["examples_seen"] for r in records] == [0, 4, 8, 12, 16]  # one global batch per step, throughout
+    assert [r["examples_seen"] for r in records] == reference == [0, 4, 8, 12, 16]  # one global batch a step
     assert json.loads((out / "config.json").read_text())["num_processes"] == 2
 
 
