@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import ConfigError
-from .fileio import write_json_atomic
+from .feature_cache import drop_bad_cache, record_cache
 
 CLS_INDEX = 0
 #: The columns a model reads, and the training labels: the one list every module uses.
@@ -228,41 +228,17 @@ def _diagnostic_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig
             "span_end_char": np.where(answerable, offsets[rows, labels["end_positions"], 1], -1).tolist()}
 
 
-def _file_check(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
-
-
-def _drop_bad_cache(cache: Path) -> None:
-    """Delete a cache file that does not match its size and checksum record (or has none): it is rebuilt."""
-    record = cache.with_name(cache.name + ".check.json")
-    if not cache.exists():
-        record.unlink(missing_ok=True)
-        return
-    try:
-        if json.loads(record.read_text(encoding="utf-8")) == _file_check(cache):
-            return
-    except (OSError, ValueError):
-        pass
-    cache.unlink(missing_ok=True)
-    record.unlink(missing_ok=True)
-
-
 def _build(kind: str, function: Callable, examples: datasets.Dataset, tokenizer: Any,
            cfg: FeatureConfig) -> datasets.Dataset:
     key = _cache_key(kind, examples, tokenizer, cfg)
     cache = _cache_file(kind, key)
     if cache is not None:
-        _drop_bad_cache(Path(cache))
+        drop_bad_cache(Path(cache))
     built = examples.map(function, batched=True, batch_size=1000, remove_columns=examples.column_names,
                          fn_kwargs={"tokenizer": tokenizer, "cfg": cfg}, cache_file_name=cache,
                          new_fingerprint=key, desc=f"Building {kind} features")
-    record = Path(f"{cache}.check.json")
-    if cache is not None and Path(cache).exists() and not record.exists():
-        write_json_atomic(record, _file_check(Path(cache)))
+    if cache is not None:
+        record_cache(Path(cache))
     return built
 
 

@@ -73,19 +73,21 @@ class OutputDir:
 
     def start(self, resume: str | None, overwrite: bool, accelerator: Any, say: Callable[[str], None]) -> Path | None:
         """Check the directory, then prepare it for a fresh start or a resume (all processes in step); return
-        the checkpoint to resume from, or None. (pretrain's one-call form: what is replaced is deleted.)"""
-        resume_dir = self.claim(resume, overwrite, say)
+        the checkpoint to resume from, or None. (pretrain's one-call form: what is replaced is deleted, and no
+        lock is held, as nothing would release it.)"""
+        resume_dir = self.claim(resume, overwrite, say, lock=False)
         accelerator.wait_for_everyone()
         self.set_aside(resume_dir)
         self.discard_aside()
         accelerator.wait_for_everyone()
         return resume_dir
 
-    def claim(self, resume: str | None, overwrite: bool, say: Callable[[str], None]) -> Path | None:
-        """Check the directory is writable, take its lock (main process) and find the checkpoint to resume
-        from; refuse to mix two runs. Nothing is moved or deleted yet."""
+    def claim(self, resume: str | None, overwrite: bool, say: Callable[[str], None], *,
+              lock: bool = True) -> Path | None:
+        """Check the directory is writable, take its lock (main process; :meth:`release` drops it) and find the
+        checkpoint to resume from; refuse to mix two runs. Nothing is moved or deleted yet."""
         self.check_writable()
-        if self.main:
+        if self.main and lock:
             self.lock.acquire()
             if self.lock.stale_pid is not None:
                 say(f"{self.lock.path}: a stale lock of pid {self.lock.stale_pid} (no longer running) was taken over")

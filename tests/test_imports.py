@@ -15,7 +15,7 @@ PACKAGE = "albertzero_utils"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio", "locks", "remote_code"),
     ("metrics", "tokenization", "squad_json"),
-    ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
+    ("feature_cache", "features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
     ("batching", "predict", "profiles", "checkpoint", "run_files", "run_identity"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
