@@ -245,9 +245,10 @@ def load_checkpoint(directory: Path, accelerator: Any, model: Any, optimizer: An
     problem = problem_with(directory)
     if problem is not None:
         raise CheckpointError(f"{directory}: not a usable checkpoint ({problem})")
-    try:
+    device = accelerator.device
+    try:  # safetensors takes "cpu", not the "cpu:0" of a multi-process CPU run
         safetensors.torch.load_model(accelerator.unwrap_model(model), str(directory / MODEL_FILE),
-                                     device=str(accelerator.device))
+                                     device="cpu" if device.type == "cpu" else str(device))
     except (RuntimeError, safetensors.SafetensorError) as exc:  # missing, unexpected or mis-shaped tensors
         reason = " ".join(str(exc).split())[:160]
         raise CheckpointError(f"{directory / MODEL_FILE}: does not fit this run's model (another architecture "
