@@ -109,8 +109,8 @@ def _check_paragraph(paragraph: object, source: object, title: str, seen: dict[s
             continue
         where = location(source, title, qid)
         if qid in seen:
-            problems.add(where, f"duplicate id (first seen in {seen[qid]}; refused: the official script would "
-                                f"silently score only one of them)")
+            problems.add(where, f"duplicate id (first seen in {seen[qid]}); refused: the official script would "
+                                f"silently score only one of them")
         seen.setdefault(qid, f"article {title!r}")
         _check_question(qa, context, where, problems, check_offsets=check_offsets)
 
