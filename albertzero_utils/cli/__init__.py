@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _check_text(argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)
-    parser = build_parser(only=command if command in COMMANDS else None)
+    parser = build_parser(only=command if command in COMMANDS else "")  # "": no subcommand needs its options
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
