@@ -149,9 +149,29 @@ def find_latest(output_dir: str | os.PathLike, log: Callable[[str], None] | None
 
 # ----------------------------------------------------------------------------------- save / load
 def save_checkpoint(output_dir: str | os.PathLike, step: int, accelerator: Any, model: Any, optimizer: Any,
-                    scheduler: Any, trainer_state: dict[str, Any], keep: int | None = None) -> Path:
-    """Write checkpoint `step` atomically (every process writes its RNG file; the main one the rest)."""
+                    scheduler: Any, trainer_state: dict[str, Any], keep: int | None = None,
+                    extra_json: dict[str, Any] | None = None) -> Path:
+    """Write checkpoint `step` atomically (every process writes its RNG file; the main one the rest), with
+    ``extra_json`` (file name -> object, e.g. the run identity) beside the state, under the manifest.
+
+    A failed write (a full disk) removes the partial directory, which never becomes a checkpoint, and raises a
+    one-line CheckpointError: the previous complete checkpoint stays the ``latest``."""
     root = checkpoints_dir(output_dir)
+    tmp = root / f"{_TMP_PREFIX}step-{step}"
+    try:
+        return _save(root, step, accelerator, model, optimizer, scheduler, trainer_state, keep, extra_json or {})
+    except Exception as exc:  # noqa: BLE001  (ENOSPC surfaces as OSError, RuntimeError or SafetensorError)
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:160]
+        latest = find_latest(output_dir)
+        kept = f"the latest complete checkpoint is {latest.name}" if latest else "no complete checkpoint exists yet"
+        raise CheckpointError(f"{root}: could not write checkpoint step-{step} ({reason}); nothing partial was "
+                              f"kept and {kept}; free space, then --resume-from-checkpoint latest") from None
+
+
+def _save(root: Path, step: int, accelerator: Any, model: Any, optimizer: Any, scheduler: Any,
+          trainer_state: dict[str, Any], keep: int | None, extra_json: dict[str, Any]) -> Path:
+    output_dir = root.parent
     final = root / f"step-{step}"
     tmp = root / f"{_TMP_PREFIX}step-{step}"
     if accelerator.is_main_process:
@@ -168,6 +188,8 @@ def save_checkpoint(output_dir: str | os.PathLike, step: int, accelerator: Any, 
             torch.save(accelerator.scaler.state_dict(), tmp / "scaler.pt")
         state = {**trainer_state, "num_processes": accelerator.num_processes}
         (tmp / TRAINER_STATE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        for name, obj in extra_json.items():
+            (tmp / name).write_text(json.dumps(obj, indent=1), encoding="utf-8")
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         write_manifest(tmp, step)
@@ -240,8 +262,14 @@ def load_checkpoint(directory: Path, accelerator: Any, model: Any, optimizer: An
     problem = problem_with(directory)
     if problem is not None:
         raise CheckpointError(f"{directory}: not a usable checkpoint ({problem})")
-    safetensors.torch.load_model(accelerator.unwrap_model(model), str(directory / MODEL_FILE),
-                                 device=str(accelerator.device))
+    device = accelerator.device
+    try:  # safetensors takes "cpu", not the "cpu:0" of a multi-process CPU run
+        safetensors.torch.load_model(accelerator.unwrap_model(model), str(directory / MODEL_FILE),
+                                     device="cpu" if device.type == "cpu" else str(device))
+    except (RuntimeError, safetensors.SafetensorError) as exc:  # missing, unexpected or mis-shaped tensors
+        reason = " ".join(str(exc).split())[:160]
+        raise CheckpointError(f"{directory / MODEL_FILE}: does not fit this run's model (another architecture "
+                              f"or size?): {reason}") from None
     optimizer.load_state_dict(_load_tensors(directory / "optimizer.pt"))
     scheduler.load_state_dict(_load_tensors(directory / "scheduler.pt"))
     if accelerator.scaler is not None:

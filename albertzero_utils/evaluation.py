@@ -103,7 +103,8 @@ def score(golds: dict[str, list[str]], predictions: Predictions) -> dict[str, fl
     thresholded = squad_v2_metrics(golds, predictions.answers)
     swept = squad_v2_metrics(golds, predictions.span_answers, na_probs=predictions.null_odds)
     answerable = {qid: texts for qid, texts in golds.items() if texts}
-    span = squad_v2_metrics(answerable, predictions.span_answers) if answerable else {"exact": 0.0, "f1": 0.0}
+    # no answerable question: no span score (null, as the official script leaves out HasAns_* then), never 0.0
+    span = squad_v2_metrics(answerable, predictions.span_answers) if answerable else {"exact": None, "f1": None}
     return {**thresholded, **{key: swept[key] for key in SWEEP_KEYS},
             "HasAns_span_exact": span["exact"], "HasAns_span_f1": span["f1"],
             "abstain_rate": abstain_rate(golds, predictions.answers)}

@@ -19,16 +19,18 @@ from typing import Any
 from .errors import ConfigError
 from .eta import remaining
 from .fileio import write_json_atomic
+from .locks import OutputLock
 from .plan import build_plan, register
-from .profiles import is_main_process
+from .profiles import MAX_SEED, is_main_process
 from .results import BASELINE, is_finished, run_dir, summarize
 
 DEFAULT_ARMS = "baseline,reinit"
 #: config.json fields that may differ between a run and its continuation without changing its result
 #: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
 IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
-                            "duration_source"})
-_ARM_NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")
+                            "duration_source", "allow_resume_change"})
+#: An arm name is a directory of the comparison: no '/', not '.', '..' or hidden, not empty.
+_ARM_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.+=-]+$")
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def parse_arms(spec: str) -> list[Arm]:
             target_text = {"baseline": "", "reinit": "ffn_output"}.get(name, name)
         targets = tuple(t.strip() for t in target_text.split("+") if t.strip())
         if not _ARM_NAME.match(name):
-            raise ConfigError(f"--arms: arm name {name!r} may only use letters, digits and _ . + -")
+            raise ConfigError(f"--arms: arm name {name!r} may only use letters, digits and _ . + = - (not "
+                              f"empty, not starting with a dot)")
         if (name == BASELINE) != (not targets):
             raise ConfigError(f"--arms: {item!r}: only {BASELINE!r} re-initialises nothing")
         if any(arm.name == name for arm in arms):
@@ -76,8 +79,8 @@ def parse_seeds(spec: str) -> list[int]:
         seeds = [int(part) for part in spec.split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"--seeds {spec!r}: expected comma-separated integers such as 0,1,2") from None
-    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds {spec!r}: expected distinct non-negative integers such as 0,1,2")
+    if not seeds or any(not 0 <= s <= MAX_SEED for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds {spec[:60]!r}: expected distinct integers from 0 to 2**32-1 such as 0,1,2")
     return seeds
 
 
@@ -105,6 +108,22 @@ def check_same_config(path: Path, cfg: Any) -> None:
                 f"{config_file}: this run has {key}={saved.get(key, '<absent>')!r} but the comparison asks for "
                 f"{value!r}; use another --output-dir or remove {path}"
             )
+
+
+def check_arm_targets(cfg: Any, arms: Sequence[Arm]) -> None:
+    """Every arm's re-init targets must exist in the model (checked for all arms before the first trains)."""
+    from .profiles import TrainConfig
+
+    if not isinstance(cfg, TrainConfig) or not any(arm.targets for arm in arms):
+        return
+    from .run_setup import model_targets  # torch: only for a real comparison
+
+    offered = model_targets(cfg.model)
+    for arm in arms:
+        unknown = [target for target in arm.targets if target not in offered]
+        if unknown:
+            raise ConfigError(f"--arms: arm {arm.name!r}: --model {cfg.model} has no re-init target "
+                              f"{unknown[0]!r}; it offers {', '.join(offered)}")
 
 
 def _validate(run_cfg: Any, arm: Arm) -> None:
@@ -149,27 +168,37 @@ def run_comparison(
         _validate(run_cfg, arm)
         if (Path(run_cfg.output_dir) / "config.json").is_file():
             check_same_config(Path(run_cfg.output_dir), run_cfg)
+    check_arm_targets(cfg, arm_list)
+    lock = OutputLock(out)  # one comparison per directory (each run also locks its own)
     if main:
         started = any((Path(run_cfg.output_dir) / "config.json").is_file() for _, _, run_cfg in plan)
-        registered = register(out, build_plan(cfg, arm_list, seed_list, baseline=BASELINE), runs_started=started)
-        if plan_only:
-            return {"plan": registered}
+        if plan_only:  # no lock needed: only comparison.json is written, atomically
+            return {"plan": register(out, build_plan(cfg, arm_list, seed_list, baseline=BASELINE),
+                                     runs_started=started)}
+        out.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
     elif plan_only:
         return {}
-    for seed, arm, run_cfg in plan:
-        path = Path(run_cfg.output_dir)
-        if is_finished(path):
-            log(f"[{arm.name} seed {seed}] finished already: skipped ({path})")
-            continue
-        if (path / "config.json").is_file():
-            run_cfg = dataclasses.replace(run_cfg, resume_from_checkpoint="latest")
-            log(f"[{arm.name} seed {seed}] resuming ({arm.describe()}) in {path}")
-        else:
-            log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
-        left = remaining([Path(c.output_dir) for _, _, c in plan])
-        if left is not None:  # from the steps measured so far: a realistic duration, not the FLOP estimate
-            log(f"[{arm.name} seed {seed}] {left.text()}")
-        train_fn(run_cfg)
+    try:
+        if main:
+            register(out, build_plan(cfg, arm_list, seed_list, baseline=BASELINE), runs_started=started)
+        for seed, arm, run_cfg in plan:
+            path = Path(run_cfg.output_dir)
+            if is_finished(path):
+                log(f"[{arm.name} seed {seed}] finished already: skipped ({path})")
+                continue
+            if (path / "config.json").is_file():
+                run_cfg = dataclasses.replace(run_cfg, resume_from_checkpoint="latest")
+                log(f"[{arm.name} seed {seed}] resuming ({arm.describe()}) in {path}")
+            else:
+                log(f"[{arm.name} seed {seed}] training ({arm.describe()}) in {path}")
+            left = remaining([Path(c.output_dir) for _, _, c in plan])
+            if left is not None:  # from the steps measured so far: a realistic duration, not the FLOP estimate
+                log(f"[{arm.name} seed {seed}] {left.text()}")
+            train_fn(run_cfg)
+    finally:
+        if main:
+            lock.release()
     if not main:
         return {}
     summary = summarize(out)

@@ -9,7 +9,9 @@ Windows are stored unpadded (each row as long as its tokens), so that batches ca
 longest window (:mod:`.batching`); ``FeatureConfig(pad_to_max_length=True)`` keeps the old rows padded to
 ``max_seq_length``. Features are built with ``Dataset.map(batched=True)`` into an Arrow cache file keyed on
 the examples' fingerprint, the tokenizer, the :class:`FeatureConfig` and this module's source, so a second
-call with the same inputs reads the cache instead of re-tokenising.
+call with the same inputs reads the cache instead of re-tokenising. Beside each cache file, ``.check.json``
+records its size and SHA-256 once it is complete; a cache that does not match (truncated, corrupted, or
+left without its record by a crash) is deleted and rebuilt.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import ConfigError
+from .feature_cache import drop_bad_cache, record_cache
 
 CLS_INDEX = 0
 #: The columns a model reads, and the training labels: the one list every module uses.
@@ -228,9 +231,15 @@ def _diagnostic_batch(batch: dict[str, list], tokenizer: Any, cfg: FeatureConfig
 def _build(kind: str, function: Callable, examples: datasets.Dataset, tokenizer: Any,
            cfg: FeatureConfig) -> datasets.Dataset:
     key = _cache_key(kind, examples, tokenizer, cfg)
-    return examples.map(function, batched=True, batch_size=1000, remove_columns=examples.column_names,
-                        fn_kwargs={"tokenizer": tokenizer, "cfg": cfg}, cache_file_name=_cache_file(kind, key),
-                        new_fingerprint=key, desc=f"Building {kind} features")
+    cache = _cache_file(kind, key)
+    if cache is not None:
+        drop_bad_cache(Path(cache))
+    built = examples.map(function, batched=True, batch_size=1000, remove_columns=examples.column_names,
+                         fn_kwargs={"tokenizer": tokenizer, "cfg": cfg}, cache_file_name=cache,
+                         new_fingerprint=key, desc=f"Building {kind} features")
+    if cache is not None:
+        record_cache(Path(cache))
+    return built
 
 
 def build_train_features(examples: datasets.Dataset, tokenizer: Any,

@@ -52,3 +52,46 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
     """Write strict JSON (no NaN or Infinity, UTF-8 kept as is) atomically, with a final newline."""
     return write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+_RENAME_EXCHANGE = 2  # renameat2(2) flag (Linux >= 3.15)
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
+def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Put the directory `new` in place of `target` so that a reader always finds one of the two complete.
+
+    An existing `target` is swapped with `new` in one atomic step (renameat2 RENAME_EXCHANGE) and the old one
+    deleted after. Where the filesystem cannot swap (not Linux, some FUSE mounts such as Google Drive), the
+    old directory is renamed aside and the new one renamed in: two renames, with no copying or deleting
+    between them, then the old one is deleted.
+    """
+    import shutil
+
+    new, target = Path(new), Path(target)
+    if not target.exists():
+        os.replace(new, target)
+        return target
+    if _exchange(new, target):  # `new` now holds the old directory
+        shutil.rmtree(new, ignore_errors=True)
+        return target
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -272,17 +272,20 @@ def _read_json_object(path: str | os.PathLike, what: str) -> dict:
         raise DataError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: the {what} file is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DataError(f"{path}: the {what} file is nested too deeply to be a JSON object of {what}s") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: the {what} file must be a JSON object mapping question ids to "
                         f"{what}s, not a {type(obj).__name__}")
     return obj
 
 
-def read_predictions(path: str | os.PathLike) -> dict[str, str]:
-    """Read an official ``predictions.json`` (question id -> answer text, '' for no answer)."""
+def read_predictions(path: str | os.PathLike, only: Mapping | None = None) -> dict[str, str]:
+    """Read an official ``predictions.json`` (question id -> answer text, '' for no answer). With ``only``
+    (the gold answers), entries for other ids are not checked: the official script ignores them."""
     preds = _read_json_object(path, "prediction")
     for qid, answer in preds.items():
-        if not isinstance(answer, str):
+        if not isinstance(answer, str) and (only is None or qid in only):
             raise DataError(f"{location(path, qid=qid)}: the prediction must be a string "
                             f"('' for no answer), not {type(answer).__name__} {answer!r:.40}")
     return preds
@@ -292,7 +295,16 @@ def read_na_probs(path: str | os.PathLike) -> dict[str, float]:
     """Read a na-prob file (question id -> number; larger = more likely unanswerable)."""
     na_probs = _read_json_object(path, "na-prob")
     check_na_prob_values(na_probs, str(path))
-    return na_probs
+    # An integer beyond float range compares with any threshold as ±inf does (the official script compares
+    # the int itself): keep its side of every threshold, as a float.
+    return {qid: _as_float(value) for qid, value in na_probs.items()}
+
+
+def _as_float(value: object) -> object:
+    try:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def check_na_prob_values(na_probs: Mapping[str, object], source: str, only: Mapping | None = None) -> None:
@@ -301,7 +313,7 @@ def check_na_prob_values(na_probs: Mapping[str, object], source: str, only: Mapp
         if only is not None and qid not in only:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-                or math.isnan(value):
+                or not isinstance(value, int) and math.isnan(value):
             raise DataError(f"{location(source, qid=qid)}: the na-prob must be a number, not {value!r:.40}")
 
 

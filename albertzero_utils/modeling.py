@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AlbertModel, AlbertPreTrainedModel, AutoConfig, PretrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_MAPPING, MODEL_MAPPING_NAMES
@@ -30,6 +31,7 @@ from transformers.utils import ModelOutput
 
 from .errors import CheckpointError, ConfigError, UnsafeCheckpointError
 from .paths import TINY_MODEL_DIR, model_location
+from .remote_code import NO_REMOTE_CODE, refuse_remote_code
 
 #: Files whose presence means a directory holds trained weights (otherwise it is built from its config).
 WEIGHT_FILES = (
@@ -105,9 +107,10 @@ class EncoderForQuestionAnsweringAVPool:
     def from_pretrained(cls, name_or_dir: str | Path, *args: object, **kwargs: object) -> PreTrainedModel:
         """The family's ``from_pretrained``; on this class itself, dispatched on the checkpoint's model type."""
         if cls is EncoderForQuestionAnsweringAVPool:
-            config = kwargs.get("config") or AutoConfig.from_pretrained(name_or_dir)
+            config = kwargs.get("config") or AutoConfig.from_pretrained(name_or_dir, **NO_REMOTE_CODE)
             return avpool_class(config.model_type).from_pretrained(name_or_dir, *args, **kwargs)
-        return super().from_pretrained(name_or_dir, *args, **kwargs)
+        refuse_remote_code(name_or_dir)
+        return super().from_pretrained(name_or_dir, *args, **{**kwargs, **NO_REMOTE_CODE})
 
     def __init__(self, config: PretrainedConfig) -> None:
         super().__init__(config)  # the family's PreTrainedModel
@@ -233,8 +236,9 @@ def _resolve_config(name_or_dir: str | Path, overrides: dict[str, object]) -> Pr
     path = Path(source).expanduser()
     if not path.is_dir() and (path.is_absolute() or source.startswith(("~", ".")) or not _HUB_ID.match(source)):
         raise CheckpointError(f"{source}: no such model directory; {offline_hint}")
+    refuse_remote_code(path if path.is_dir() else source)
     try:
-        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else source)
+        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else source, **NO_REMOTE_CODE)
     except (OSError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"{source}: cannot load its config ({reason}); {offline_hint}") from None
@@ -284,14 +288,31 @@ def load_qa_model(
             return model_class(config)
         kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
         try:
-            return model_class.from_pretrained(str(name_or_dir), config=config, **kwargs)
+            with _quiet_load_report():
+                return model_class.from_pretrained(str(name_or_dir), config=config, **kwargs, **NO_REMOTE_CODE)
         except pickle.UnpicklingError:  # transformers reads .bin files with weights_only=True: nothing ran
             raise UnsafeCheckpointError(
                 f"{name_or_dir}: refused to load its pickled weights: they would need code execution to "
                 f"unpickle (nothing was executed); use a safetensors file from a source you trust") from None
-        except (OSError, RuntimeError) as exc:  # unreadable files, or weights that do not fit the config
+        except (OSError, RuntimeError, SafetensorError) as exc:  # unreadable or truncated files, or weights
+            # that do not fit the config (another architecture)
             reason = " ".join(str(exc).split())[:200]
+            if "mismatched_sizes" in reason or "size mismatch" in reason:
+                reason = "its weights do not have the shapes its config.json gives: another architecture or size"
             raise CheckpointError(f"{name_or_dir}: cannot load weights ({reason})") from None
+
+
+@contextlib.contextmanager
+def _quiet_load_report() -> Iterator[None]:
+    """Silence transformers' per-key load report: a mismatch becomes our one-line CheckpointError instead."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity(hf_logging.CRITICAL)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def enable_gradient_checkpointing(model: PreTrainedModel) -> None:

@@ -26,6 +26,7 @@ from transformers import AlbertConfig, AlbertForPreTraining
 from . import checkpoint, paths, profiles
 from .data import load_tokenizer
 from .errors import ConfigError, TrainingDivergedError
+from .remote_code import NO_REMOTE_CODE, refuse_remote_code
 from .modeling import seeded_init
 from .pretrain_data import (IGNORE_INDEX, MASK_PROBABILITY, PretrainingDataset, build_segment_pairs, collate,
                             neighbour_table_accuracy, read_documents, split_documents)
@@ -116,6 +117,8 @@ def validate(cfg: PretrainConfig) -> None:
         raise ConfigError(f"--corpus {cfg.corpus}: no such file")
     if not (Path(cfg.model_config).expanduser() / "config.json").is_file():
         raise ConfigError(f"--model-config {cfg.model_config}: no config.json there")
+    refuse_remote_code(cfg.model_config, "--model-config")
+    profiles.check_seed(cfg.seed)
 
 
 @dataclass
@@ -138,7 +141,7 @@ def prepare_pretraining(cfg: PretrainConfig, accelerator: Accelerator) -> Pretra
     """Seed; build the model from its config (weights drawn from the seed), the pairs and the optimizer."""
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model_config)
-    config = AlbertConfig.from_pretrained(cfg.model_config)
+    config = AlbertConfig.from_pretrained(cfg.model_config, **NO_REMOTE_CODE)
     with seeded_init(cfg.seed):
         model = AlbertForPreTraining(config)
     train_docs, heldout_docs = split_documents(read_documents(cfg.corpus), cfg.heldout_share)

@@ -118,6 +118,7 @@ class TrainConfig:
     save_steps: int | None = None
     save_total_limit: int | None = 2
     resume_from_checkpoint: str | None = None  # a checkpoint directory or "latest"
+    allow_resume_change: str | None = None  # "precision,processes": what a resume may change (run_identity)
     overwrite_output_dir: bool = False
 
     def __post_init__(self) -> None:
@@ -204,13 +205,19 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+        try:  # JSON first: valid JSON indented with tabs is not valid YAML
+            data = json.loads(text)
+        except ValueError:
+            data = yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); expected a YAML or JSON config") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML/JSON ({' '.join(str(exc).split())[:160]})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config file (a mapping of options)") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -253,6 +260,8 @@ def _coerce(name: str, value: Any, source: str, config_class: type = TrainConfig
         if name == "micro_batch_size" and str in typing.get_args(hint):
             wanted = "a positive integer, auto or null"
         raise ConfigError(f"{source}: option {name!r} expects {wanted}, not {value!r:.60}")
+    if base is float and not math.isfinite(value):  # NaN passes every "not > 0" check silently
+        raise ConfigError(f"{source}: option {name!r} must be a finite number, not {value!r}")
     return value
 
 
@@ -334,8 +343,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"--early-window-epochs must be a positive number of epochs, not {cfg.early_window_epochs}")
     if not (math.isfinite(cfg.claim_gain) and cfg.claim_gain > 0):
         raise ConfigError(f"--claim-gain must be a positive number of points, not {cfg.claim_gain}")
-    if cfg.seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer, not {cfg.seed}")
+    for seed in (cfg.seed, *cfg.seeds):
+        check_seed(seed)
     for split, source in (("train", cfg.train_file), ("eval", cfg.eval_file)):
         if source is None and cfg.dataset is None:
             raise ConfigError(f"no {split} data: pass --{split}-file FILE or --dataset HUB_ID")
@@ -350,6 +359,16 @@ def validate(cfg: TrainConfig) -> None:
     resume = cfg.resume_from_checkpoint
     if resume not in (None, "latest") and not Path(resume).expanduser().is_dir():
         raise ConfigError(f"--resume-from-checkpoint {resume}: no such checkpoint directory (or use 'latest')")
+
+
+#: numpy's and Python's generators take seeds in [0, 2**32).
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: int, flag: str = "--seed") -> None:
+    """A one-line ConfigError for a seed the random generators cannot take."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{flag} must be an integer from 0 to 2**32-1 ({MAX_SEED}), not {str(seed)[:40]}")
 
 
 def check_environment(cfg: TrainConfig) -> None:

@@ -48,6 +48,9 @@ def read_metrics(path: Path) -> dict[int, dict[str, Any]]:
         lines = metrics_file.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise DataError(f"{metrics_file}: cannot read the run's metrics ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{metrics_file}, line {line}: not UTF-8 text (byte {exc.start})") from None
     records: dict[int, dict[str, Any]] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -55,11 +58,16 @@ def read_metrics(path: Path) -> dict[int, dict[str, Any]]:
         try:
             record = json.loads(line)
             records[int(record["step"])] = record
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError):
             raise DataError(f"{metrics_file}, line {number}: not a JSON metrics record with a 'step'") from None
         bad = next((key for key in METRICS if not isinstance(record.get(key, 0.0), (int, float, type(None)))), None)
         if bad is not None:
             raise DataError(f"{metrics_file}, line {number}: {bad} is {record[bad]!r}, not a number")
+        bad = next((key for key in METRICS if isinstance(record.get(key), float) and not math.isfinite(record[key])),
+                   None)
+        if bad is not None:  # never averaged into a mean or a verdict
+            raise DataError(f"{metrics_file}, line {number}: {bad} is {record[bad]}, not a finite number (a "
+                            f"diverged evaluation?); fix or remove that run before summarising")
     return records
 
 
@@ -126,9 +134,14 @@ def read_done(path: Path) -> dict[str, Any]:
     done_file = path / "done.json"
     try:
         done = json.loads(done_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{done_file}: unreadable ({exc})") from None
-    return done if isinstance(done, dict) else {}
+    except OSError as exc:
+        raise DataError(f"{done_file}: unreadable ({exc.strerror or exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        where = f", line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise DataError(f"{done_file}{where}: not a JSON done record ({type(exc).__name__})") from None
+    if not isinstance(done, dict):
+        raise DataError(f"{done_file}, line 1: not a JSON done record (a {type(done).__name__})")
+    return done
 
 
 def _initial_reference(runs: dict, metric: str, confidence: float) -> dict[str, Any] | None:

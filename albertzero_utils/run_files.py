@@ -2,6 +2,9 @@
 
 Only the main process writes; every process may read. JSON is written atomically (temp file + rename);
 metrics.jsonl is appended one fsynced line per evaluation and truncated back to a checkpoint on resume.
+Nothing of an earlier run is deleted before the new one has started cleanly: what a fresh start or a resume
+replaces is first moved aside into ``.replaced-PID/`` (:meth:`OutputDir.set_aside`), put back if the start
+fails (:meth:`OutputDir.restore_aside`) and deleted once the new run has made its first step.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from typing import Any, Callable
 
 from . import checkpoint, paths
 from .errors import CheckpointError, ConfigError
-from .fileio import write_json_atomic, write_text_atomic
+from .fileio import replace_dir, write_json_atomic, write_text_atomic
+from .locks import OutputLock
 
 #: Files and folders of a run that a fresh start (or --overwrite-output-dir) replaces.
 RUN_ARTIFACTS = ("metrics.jsonl", "done.json", "final", "checkpoints", "predictions.json", "null_odds.json",
@@ -28,6 +32,19 @@ class OutputDir:
     def __init__(self, path: str | os.PathLike, *, main: bool) -> None:
         self.path = Path(path).expanduser()
         self.main = main
+        self.aside: Path | None = None  # what this start replaced, kept until the new run has started
+        self.lock = OutputLock(self.path)
+
+    def check_apart_from(self, model_dir: str | os.PathLike, flag: str = "--model") -> None:
+        """Refuse an output directory equal to, inside or above the (local) model directory."""
+        model = Path(model_dir).expanduser()
+        if not model.is_dir():
+            return
+        out, model = self.path.resolve(), model.resolve()
+        if out == model or model in out.parents or out in model.parents:
+            relation = "is" if out == model else "is inside" if model in out.parents else "contains"
+            raise ConfigError(f"--output-dir {self.path} {relation} {flag} {model_dir}: the run would overwrite "
+                              f"the model; choose an --output-dir outside it")
 
     def check_writable(self) -> None:
         """Create the directory and write a probe file, so a bad --output-dir fails before any training."""
@@ -56,13 +73,34 @@ class OutputDir:
 
     def start(self, resume: str | None, overwrite: bool, accelerator: Any, say: Callable[[str], None]) -> Path | None:
         """Check the directory, then prepare it for a fresh start or a resume (all processes in step); return
-        the checkpoint to resume from, or None."""
-        self.check_writable()
-        resume_dir = self.find_resume(resume, say)
+        the checkpoint to resume from, or None. (pretrain's one-call form: what is replaced is deleted, and no
+        lock is held, as nothing would release it.)"""
+        resume_dir = self.claim(resume, overwrite, say, lock=False)
         accelerator.wait_for_everyone()
-        self.prepare(resume_dir, resume_requested=resume is not None, overwrite=overwrite)
+        self.set_aside(resume_dir)
+        self.discard_aside()
         accelerator.wait_for_everyone()
         return resume_dir
+
+    def claim(self, resume: str | None, overwrite: bool, say: Callable[[str], None], *,
+              lock: bool = True) -> Path | None:
+        """Check the directory is writable, take its lock (main process; :meth:`release` drops it) and find the
+        checkpoint to resume from; refuse to mix two runs. Nothing is moved or deleted yet."""
+        self.check_writable()
+        if self.main and lock:
+            self.lock.acquire()
+            if self.lock.stale_pid is not None:
+                say(f"{self.lock.path}: a stale lock of pid {self.lock.stale_pid} (no longer running) was taken over")
+        resume_dir = self.find_resume(resume, say)
+        existing = self.existing_artifacts()
+        if resume_dir is None and existing and not (overwrite or resume is not None):
+            raise ConfigError(f"--output-dir {self.path} already holds a run ({', '.join(existing)}); pass "
+                              f"--resume-from-checkpoint latest to continue it, --overwrite-output-dir to "
+                              f"replace it, or another --output-dir")
+        return resume_dir
+
+    def release(self) -> None:
+        self.lock.release()
 
     def existing_artifacts(self) -> list[str]:
         """Names of run files already present (a non-empty metrics.jsonl, checkpoints, final/, ...)."""
@@ -76,26 +114,52 @@ class OutputDir:
     def is_finished(self) -> bool:
         return (self.path / "done.json").is_file()
 
-    def prepare(self, resume_dir: Path | None, *, resume_requested: bool, overwrite: bool) -> None:
-        """Refuse to mix two runs in one directory; clear what a fresh start or a resume replaces."""
-        existing = self.existing_artifacts()
-        if resume_dir is None and existing and not (overwrite or resume_requested):
-            raise ConfigError(f"--output-dir {self.path} already holds a run ({', '.join(existing)}); pass "
-                              f"--resume-from-checkpoint latest to continue it, --overwrite-output-dir to "
-                              f"replace it, or another --output-dir")
+    def replaced_by(self, resume_dir: Path | None) -> list[Path]:
+        """What a start replaces: a fresh start, every run file; a resume, the later checkpoints (a future
+        that will not happen now) and done.json."""
+        if resume_dir is None:
+            return [self.path / name for name in self.existing_artifacts()]
+        resumed_step = checkpoint.step_of(resume_dir) or 0
+        later = [p for p in checkpoint.list_checkpoints(self.path) if (checkpoint.step_of(p) or 0) > resumed_step]
+        return [*later, *[self.path / "done.json"][: int((self.path / "done.json").is_file())]]
+
+    def set_aside(self, resume_dir: Path | None) -> None:
+        """Move what this start replaces into ``.replaced-PID/`` (same directory, so renames only)."""
         if not self.main:
             return
         checkpoint.remove_partial_writes(self.path)
-        if resume_dir is None:
-            for name in existing:
-                path = self.path / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        replaced = self.replaced_by(resume_dir)
+        rewritten = [self.path / name for name in ("config.json", "metrics.jsonl") if (self.path / name).is_file()]
+        if not replaced and not rewritten:
             return
-        resumed_step = checkpoint.step_of(resume_dir) or 0
-        for later in checkpoint.list_checkpoints(self.path):  # a future that will not happen now
-            if (checkpoint.step_of(later) or 0) > resumed_step:
-                checkpoint.remove_checkpoint(later)
-        (self.path / "done.json").unlink(missing_ok=True)
+        self.aside = self.path / f".replaced-{os.getpid()}"
+        self.aside.mkdir(exist_ok=True)
+        for path in rewritten:  # the new run rewrites them (a resume truncates metrics.jsonl): keep copies
+            shutil.copy2(path, self.aside / path.name)
+        for path in replaced:
+            os.replace(path, self.aside / path.relative_to(self.path).as_posix().replace("/", "__"))
+
+    def restore_aside(self) -> None:
+        """The start failed: put back what :meth:`set_aside` moved (the new run's files give way)."""
+        if self.aside is None:
+            return
+        for moved in self.aside.iterdir():
+            home = self.path / moved.name.replace("__", "/")
+            if home.exists():
+                shutil.rmtree(home) if home.is_dir() else home.unlink()
+            os.replace(moved, home)
+        self.aside.rmdir()
+        self.aside = None
+
+    def discard_aside(self) -> None:
+        """The new run has started cleanly: delete what it replaced (checkpoints manifest first)."""
+        if self.aside is None:
+            return
+        for moved in self.aside.iterdir():
+            if moved.is_dir() and moved.name.startswith("checkpoints__"):
+                checkpoint.remove_checkpoint(moved)
+        shutil.rmtree(self.aside, ignore_errors=True)
+        self.aside = None
 
     def write_json(self, name: str, obj: Any) -> None:
         if self.main:
@@ -109,8 +173,7 @@ class OutputDir:
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+        replace_dir(tmp, final)  # a reader sees the old final/ or the new one, never neither
 
 
 class MetricsLog:
@@ -124,10 +187,13 @@ class MetricsLog:
         if not self.path.is_file():
             return []
         records = []
-        for line in self.path.read_text(encoding="utf-8").splitlines(keepends=True):
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(keepends=True), start=1):
             if not line.endswith("\n"):
                 break
-            records.append(json.loads(line))
+            try:
+                records.append(json.loads(line))
+            except (ValueError, RecursionError):
+                raise CheckpointError(f"{self.path}, line {number}: not a JSON metrics record") from None
         return records
 
     def truncate(self, count: int) -> list[dict[str, Any]]:

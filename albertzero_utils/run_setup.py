@@ -25,11 +25,23 @@ from .data import build_train_features, load_examples, load_tokenizer
 from .evaluation import EvalSet, build_eval_set, eval_schedule, fixed_subset
 from .features import TRAIN_COLUMNS, FeatureConfig
 from .micro_batch import CPU_MICRO_BATCH_CAP, free_memory, pick_micro_batch
-from .modeling import enable_gradient_checkpointing, load_qa_model
-from .paths import model_location
+from .modeling import avpool_class, enable_gradient_checkpointing, load_model_config, load_qa_model
+from .paths import ALBERT_BASE_DIR, model_location
 from .predict import check_fits
-from .profiles import TrainConfig, window_end_step
-from .reinit import reinit_layers
+from .profiles import HUB_MODEL, TrainConfig, window_end_step
+from .reinit import available_targets, reinit_layers
+
+
+def model_targets(name_or_dir: str) -> list[str]:
+    """The re-init targets a model offers, from its config alone (built on the meta device: no weights).
+
+    The Hub's albert-base-v2 is read from its committed config (data/albert-base-v2, the same architecture), so
+    checking a plan needs neither the Hub nor its cache."""
+    location = ALBERT_BASE_DIR if str(name_or_dir) == HUB_MODEL else model_location(name_or_dir)
+    config = load_model_config(location)
+    with torch.device("meta"):
+        model = avpool_class(config.model_type)(config)
+    return available_targets(model)
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -62,8 +74,10 @@ class LengthGroupedEpochSampler(EpochShuffleSampler):
     a batch padded to its longest window holds little padding: the Hugging Face Trainer's ``group_by_length``
     (shuffle, cut into mega-batches of 50 batches, sort each by length, the longest batch first).
 
-    The order depends on (seed, epoch, lengths) alone, so both arms of a pair and a resumed run see the same
-    batches; under several processes, each takes whole batches of it, as with any sampler.
+    The order depends on (seed, epoch, lengths) and the grouping size alone, so both arms of a pair and a
+    resumed run see the same batches. :func:`prepare_run` groups by the *global* batch, so the order is the
+    same on 1 or N processes and for any micro-batch: each optimizer step takes the next global batch of it
+    (each process whole micro-batches), and a resume on another process count continues at the same example.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
@@ -205,14 +219,15 @@ def _load_split(cfg: TrainConfig, split: str, max_samples: int | None) -> Any:
 
 def _train_loader(features: Any, cfg: TrainConfig, batch_size: int,
                   pad_token_id: int | None) -> tuple[torch.utils.data.DataLoader, EpochShuffleSampler]:
-    """Length-grouped batches of ``batch_size`` windows (one process's micro-batch) padded to their longest
-    window; with ``pad_to_max_length``, the old way: shuffled windows, all padded to max_seq_length."""
+    """Batches of ``batch_size`` windows (one process's micro-batch) from an order length-grouped by the global
+    batch, padded to their longest window; with ``pad_to_max_length``, the old way: shuffled windows, all
+    padded to max_seq_length."""
     columns = features.select_columns(list(TRAIN_COLUMNS))
     if cfg.pad_to_max_length:
         sampler = EpochShuffleSampler(len(features), cfg.seed)
         dataset, collate = columns.with_format("torch"), None
     else:
-        sampler = LengthGroupedEpochSampler(window_lengths(features), batch_size, cfg.seed)
+        sampler = LengthGroupedEpochSampler(window_lengths(features), cfg.global_batch_size, cfg.seed)
         dataset, collate = columns, PadToLongest(pad_token_id)
     # A private generator: creating an iterator then draws nothing from the global RNG (exact resume).
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,

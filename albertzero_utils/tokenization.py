@@ -12,6 +12,7 @@ from typing import Any
 
 from . import paths
 from .errors import ConfigError
+from .remote_code import NO_REMOTE_CODE, refuse_remote_code
 
 _DIGIT_COMMA = r"(?<=\d),$"  # a comma that ends a pre-token right after a digit
 
@@ -26,8 +27,9 @@ def load_tokenizer(name_or_dir: str | os.PathLike, *, match_original_albert: boo
     from transformers import AutoTokenizer  # heavy import, only when needed
 
     name_or_dir = paths.model_location(name_or_dir)
+    refuse_remote_code(name_or_dir, "tokenizer")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir))
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir), **NO_REMOTE_CODE)
     except (OSError, ValueError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"cannot load tokenizer {str(name_or_dir)!r}: {reason}") from None

@@ -18,7 +18,7 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from . import checkpoint, profiles
+from . import checkpoint, paths, profiles, run_identity
 from .errors import TrainingDivergedError
 from .evaluation import eval_schedule, evaluate, quiet_unless
 from .postprocess import PostprocessConfig, Predictions
@@ -151,19 +151,45 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     in metrics.jsonl and done.json); ``cfg.max_consecutive_skips`` of them in a row raise TrainingDivergedError.
     """
     profiles.validate(cfg)
+    allowed = run_identity.parse_allowed(cfg.allow_resume_change)
     profiles.check_environment(cfg)
+    out = OutputDir(cfg.output_dir, main=profiles.is_main_process())
+    out.check_apart_from(paths.model_location(cfg.model))
     accelerator = make_accelerator(cfg)
-    main = accelerator.is_main_process
-    say = (log or print) if main else (lambda _: None)
-    out = OutputDir(cfg.output_dir, main=main)
+    say = (log or print) if out.main else (lambda _: None)
     if cfg.resume_from_checkpoint == "latest" and out.is_finished():
         say(f"{out.path} is finished already (done.json): nothing to resume")
         return _finished_result(out)
-    resume_dir = out.start(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, accelerator, say)
-    setup = prepare_run(cfg, accelerator)
+    try:  # validate everything (model, tokenizer, data, the checkpoint's run) before anything is moved
+        resume_dir = out.claim(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, say)
+        setup = prepare_run(cfg, accelerator)
+        identity = run_identity.run_identity(profiles.config_dict(cfg), precision=resolve_mixed_precision(cfg),
+                                             batches=setup.batches.as_dict())
+        if resume_dir is not None:
+            run_identity.check_resume(resume_dir, identity, allowed)
+        accelerator.wait_for_everyone()
+        out.set_aside(resume_dir)
+        accelerator.wait_for_everyone()
+        try:
+            result = _run(cfg, accelerator, out, setup, resume_dir, identity, say)
+        except BaseException:
+            out.restore_aside()  # a no-op once the new run has made its first step
+            raise
+        out.discard_aside()
+        return result
+    finally:
+        out.release()
+
+
+def _run(cfg: TrainConfig, accelerator: Accelerator, out: OutputDir, setup: RunSetup, resume_dir: Path | None,
+         identity: dict[str, Any], say: Callable[[str], None]) -> TrainResult:
+    """The training loop of :func:`train`, once every input is validated and the directory prepared."""
+    main = accelerator.is_main_process
     state = _fresh_state()
     if resume_dir is not None:
         state = checkpoint.load_checkpoint(resume_dir, accelerator, setup.model, setup.optimizer, setup.scheduler)
+        state["batch_in_epoch"] = run_identity.resume_batch_in_epoch(
+            state, run_identity.read_identity(resume_dir), identity, len(setup.train_loader))
         say(f"resumed from {resume_dir} (step {state['step']} of {setup.total_steps})")
     metrics = MetricsLog(out.path / "metrics.jsonl", main=main)
     records = metrics.truncate(state["metrics_records"])
@@ -200,7 +226,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
     def save() -> None:
         state["elapsed_s"] = elapsed_before + time.monotonic() - started
         checkpoint.save_checkpoint(out.path, state["step"], accelerator, model, optimizer, scheduler, state,
-                                   keep=cfg.save_total_limit)
+                                   keep=cfg.save_total_limit, extra_json={run_identity.IDENTITY_FILE: identity})
 
     steps = optimizer_steps(accelerator, model, optimizer, scheduler, setup.train_loader, state,
                             total_steps=setup.total_steps, max_grad_norm=cfg.max_grad_norm,
@@ -216,6 +242,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] | None = None) -> TrainRe
         if math.isfinite(step_loss):
             state["loss_sum"] += step_loss
             state["loss_steps"] += 1
+        out.discard_aside()  # the new run has made a step: what it replaced goes
         progress.update(1)
         progress.set_postfix(loss=f"{step_loss:.4f}", lr=f"{learning_rate:.2e}")
         if state["step"] in setup.schedule:

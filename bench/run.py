@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench import (  # noqa: E402  (after the path set-up)
+    bench_evaluate,
     bench_features,
     bench_metrics,
     bench_padding,
@@ -66,18 +67,20 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     examples = data.load_examples(inputs.dev_file, check_offsets=False)
     tokenizer = data.load_tokenizer(inputs.tokenizer_dir)
     say(f"inputs: {len(examples)} questions from {inputs.dev_file}")
-    say("1/6 evaluation features ...")
+    say("1/7 evaluation features ...")
     results["eval_features"], features = bench_features.run(examples, tokenizer, runs=args.feature_runs)
-    say("2/6 post-processing ...")
+    say("2/7 post-processing ...")
     results["postprocess"] = bench_postprocess.run(examples, features, runs=args.repeats)
-    say("3/6 metric ...")
+    say("3/7 metric ...")
     results["metric"] = bench_metrics.run(examples, runs=args.repeats)
-    say("4/6 training step overhead ...")
+    say("4/7 training step overhead ...")
     results["train_step"] = bench_train.run(args.train_steps, args.repeats, args.train_batch_size)
-    say("5/6 inference throughput ...")
+    say("5/7 inference throughput ...")
     results["predict"] = bench_predict.run(inputs.dev_file, args.predict_questions, repeats=max(1, args.repeats - 1))
-    say("6/6 dynamic padding (albert-base-v2 architecture) ...")
+    say("6/7 dynamic padding (albert-base-v2 architecture) ...")
     results["dynamic_padding"] = bench_padding.run(examples, features, tokenizer, windows=args.padding_windows)
+    say("7/7 albertzero evaluate vs the official script (fresh processes) ...")
+    results["evaluate_cli"] = bench_evaluate.run(inputs.dev_file, examples, runs=args.repeats)
     results["machine"]["load_average_at_end"] = common.load_average()
     return results
 
@@ -93,7 +96,7 @@ def _row(name: str, ours: str, baseline: str, figure: str, target: str, runs: st
 def table_rows(r: dict[str, Any]) -> list[list[str]]:
     """One row per benchmark: what, ours, baseline, ratio, target, runs."""
     f, p, m, t, q = r["eval_features"], r["postprocess"], r["metric"], r["train_step"], r["predict"]
-    d = r["dynamic_padding"]
+    d, e = r["dynamic_padding"], r["evaluate_cli"]
     met = lambda ok: "met" if ok else "MISSED"  # noqa: E731
     return [
         _row(f"eval features ({f['examples']} q, {f['features']} windows)", f"{f['ours']['wall_s']:.2f} s",
@@ -127,6 +130,9 @@ def table_rows(r: dict[str, Any]) -> list[list[str]]:
              f">= 1.6x, max |logit diff| {d['max_abs_logit_diff']:.1e} < 1e-4: "
              f"{met(d['eval_speedup'] >= 1.6 and d['max_abs_logit_diff'] < 1e-4)}",
              f"{d['eval_sorted']['runs']} / {d['eval_padded']['runs']}"),
+        _row(f"`albertzero evaluate` ({e['questions']} q, fresh process)", f"{e['ours']['wall_s']:.2f} s",
+             f"official script {e['official']['wall_s']:.2f} s", f"ours = {e['ours_over_official']:.2f}x the official",
+             f"<= 3x: {met(e['target_met'])}", f"{e['ours']['runs']} / {e['official']['runs']}"),
     ]
 
 

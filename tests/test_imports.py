@@ -13,10 +13,10 @@ from albertzero_utils import paths
 
 PACKAGE = "albertzero_utils"
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "paths", "fileio"),
-    ("metrics", "tokenization"),
-    ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
-    ("batching", "predict", "profiles", "checkpoint", "run_files", "micro_batch"),
+    ("errors", "paths", "fileio", "locks", "remote_code"),
+    ("metrics", "tokenization", "squad_json"),
+    ("feature_cache", "features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
+    ("batching", "predict", "profiles", "checkpoint", "run_files", "run_identity", "micro_batch"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
     ("stats", "verdict", "early_gain", "plan", "results", "eta", "experiment"),

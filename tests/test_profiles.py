@@ -50,7 +50,7 @@ def test_gpu_profiles_plan_five_seeds_two_coprimary_metrics_and_the_first_epoch(
     ("coprimary_metric", "HasAns_span_f1", "coprimary_metric must be null or one of"),  # the headline twice
     ("coprimary_metric", "accuracy", "coprimary_metric must be null or one of"),
     ("early_window_epochs", 0.0, "--early-window-epochs must be a positive"),
-    ("early_window_epochs", float("nan"), "--early-window-epochs must be a positive"),
+    ("early_window_epochs", float("nan"), "early_window_epochs' must be a finite number"),  # every NaN is refused first
     ("claim_gain", -2.0, "--claim-gain must be a positive"),
 ])
 def test_plan_options_are_checked(option, value, message) -> None:

@@ -13,14 +13,26 @@ def positive_float(text: str) -> float:
     return value
 
 
+def number(text: str) -> float:
+    """A number, ±inf included, NaN refused (``evaluate -t``: the official script takes ``inf``; NaN would make
+    every comparison false, silently). A huge integer reads as ±inf, as Python's float() does for 1e400."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number or ±inf, not NaN")
+    return value
+
+
 def finite_float(text: str) -> float:
     """A finite number (thresholds: NaN would make every comparison false, silently)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number")
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: expected a finite number")
     return value
 
 

@@ -24,8 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..experiment import DEFAULT_ARMS
 
     parser.add_argument("--arms", default=DEFAULT_ARMS, metavar="ARM[,ARM]",
-                        help="baseline (no re-init), reinit (ffn_output), any other re-init target name "
-                             f"(attention_output, pooler, ...) or NAME=T1+T2 (default {DEFAULT_ARMS})")
+                        help="baseline (no re-init), reinit (ffn_output), another re-init target of --model "
+                             "(ALBERT: attention_output, attention_qkv, ffn, ffn_output, layer_norms; a name the "
+                             "model lacks is refused before any training, with the model's list) or NAME=T1+T2 "
+                             f"(default {DEFAULT_ARMS})")
     parser.add_argument("--seeds", metavar="S[,S]", help="seeds, one paired run per arm each (default: the "
                                                          "profile's, 0,1,2)")
     parser.add_argument("--plan-only", action="store_true",

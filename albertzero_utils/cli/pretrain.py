@@ -10,8 +10,6 @@ import dataclasses
 import os
 from typing import Any
 
-from ..pretrain import PRETRAIN_PROFILES, PretrainConfig
-
 HELP = "pretrain an ALBERT (n-gram masked LM + sentence-order prediction) on a one-sentence-per-line corpus"
 
 
@@ -19,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     def option(*flags: str, **kwargs: Any) -> None:
         parser.add_argument(*flags, default=None, **kwargs)
 
-    option("--profile", choices=list(PRETRAIN_PROFILES),
+    # No `choices`: the profiles live in ..pretrain, which imports torch; resolve() names the valid ones.
+    option("--profile", metavar="tiny|gpu",
            help="base settings: tiny (the embedded default, CPU) or gpu (a bigger small ALBERT on GPUs)")
     option("--config", metavar="FILE", help="YAML or JSON file of options (applied after the profile)")
     option("--corpus", metavar="FILE", help="one sentence per line, a blank line between documents")
@@ -49,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pretrain import pretrain, resolve
+    from ..pretrain import PretrainConfig, pretrain, resolve  # torch: imported only to run
 
     fields = {f.name for f in dataclasses.fields(PretrainConfig)} - {"profile"}
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}

@@ -72,6 +72,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
     option("--save-steps", type=int, metavar="N", help="checkpoint every N steps")
     option("--save-total-limit", type=int, metavar="K", help="keep the last K checkpoints")
     option("--resume-from-checkpoint", metavar="PATH|latest", help="continue a run exactly where it stopped")
+    option("--allow-resume-change", metavar="precision,processes",
+           help="let a resume continue with another mixed precision and/or process count (refused by "
+                "default); the data position is kept in examples")
     option("--overwrite-output-dir", action="store_true", help="replace a run already in --output-dir")
     option("--max-consecutive-skips", type=int, metavar="N",
            help="a step with a NaN/inf loss or gradient is skipped and counted; N in a row stop the run (10)")
