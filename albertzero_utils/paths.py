@@ -3,11 +3,25 @@ SQuAD 2.0 dev set and albert-base-v2 tokenizer."""
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
-DATA_DIR = REPO_ROOT / "data"
+REPO_ROOT = PACKAGE_DIR.parent  # a checkout's root; in an installed wheel, site-packages
+#: The installed name of data/ (pyproject.toml maps the package albertzero_data to the directory data/).
+DATA_PACKAGE = "albertzero_data"
+
+
+def data_dir() -> Path:
+    """Where data/ lives: the checkout's own data/ when the package runs from a checkout (PYTHONPATH or an
+    editable install), else the installed package data (``pip install`` of the wheel or of git+https)."""
+    checkout = REPO_ROOT / "data"
+    if (REPO_ROOT / "pyproject.toml").is_file() and (checkout / "README.md").is_file():
+        return checkout
+    return Path(str(resources.files(DATA_PACKAGE)))
+
+
+DATA_DIR = data_dir()
 #: The exercise notebooks (solution versions; `albertzero exercises --student DIR` writes the student ones).
 EXERCISES_DIR = REPO_ROOT / "exercises"
 
