@@ -4,7 +4,8 @@
 place, and the wall time of the whole run (kernel start included) goes into the notebook's metadata,
 ``metadata.albertzero.measured_s``, with the machine's CPU count. Each notebook states its runtime in its first
 cell (``**Runtime:** about N s on 2 CPU cores``); ``tests/test_notebooks.py`` keeps that claim within 1.5x of
-the measured run. ``--measure-only`` times a run on a copy and records only the time (outputs untouched).
+the measured run; each graded or locked cell's seconds go to ``cell_s`` (nbgrader runs every cell
+under a time limit). ``--measure-only`` times a run on a copy and records only the time (outputs untouched).
 """
 from __future__ import annotations
 
@@ -48,6 +49,20 @@ def claim_holds(stated: float, measured: float, tolerance: float = RUNTIME_TOLER
     return measured / tolerance <= stated <= measured * tolerance
 
 
+def graded_cell_seconds(nb: Any) -> dict[str, float]:
+    """Seconds each cell with an nbgrader ``grade_id`` took in the run just made (nbclient's cell timings)."""
+    from datetime import datetime
+
+    found = {}
+    for cell in nb.cells:
+        timing, grade_id = cell.metadata.get("execution", {}), cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id and "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                          for key in ("iopub.execute_input", "shell.execute_reply"))
+            found[grade_id] = round((end - start).total_seconds(), 2)
+    return found
+
+
 def execute(path: str | os.PathLike, *, measure_only: bool = False) -> float:
     """Run a notebook top to bottom in a fresh ``python3`` kernel (in its own directory), record the outputs
     (unless ``measure_only``) and the wall time; return the seconds."""
@@ -60,9 +75,12 @@ def execute(path: str | os.PathLike, *, measure_only: bool = False) -> float:
     NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent.resolve())}}).execute()
     seconds = round(time.monotonic() - started, 1)
+    cells = graded_cell_seconds(nb)
     if measure_only:
         nb = nbformat.read(path, as_version=4)
     nb.metadata["albertzero"] = {"measured_s": seconds, "cpu_count": os.cpu_count()}
+    if cells:
+        nb.metadata["albertzero"]["cell_s"] = cells
     write_text_atomic(path, nbformat.writes(nb) + "\n")
     normalize_notebook(path)
     return seconds

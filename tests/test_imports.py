@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
     ("stats", "early_gain", "results", "experiment"),
-    ("plots", "display", "notebook_tools", "colab", "exercises"),
+    ("plots", "display", "notebook_tools", "notebook_runs", "colab", "exercises", "grading"),
     ("cli", "__main__", "__init__"),
 )
 
