@@ -81,7 +81,8 @@ def test_solution_delimiters_appear_only_in_solution_code_cells(path: Path) -> N
         if not (exercises.is_solution_cell(cell) and cell["cell_type"] == "code"):
             assert not marks, (path.name, index)
             continue
-        assert marks and marks == [exercises.BEGIN_SOLUTION, exercises.END_SOLUTION] * (len(marks) // 2), (path.name, index)
+        pairs = [exercises.BEGIN_SOLUTION, exercises.END_SOLUTION] * (len(marks) // 2)
+        assert marks and marks == pairs, (path.name, index)
 
 
 @pytest.mark.parametrize("path", solution_paths(), ids=lambda path: path.stem)
@@ -118,7 +119,8 @@ def test_numbers_in_model_answers_come_from_the_notebook(path: Path) -> None:
     among the recorded outputs."""
     nb = load(path)
     outputs = recorded_text(nb)
-    prose = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown" and not exercises.is_solution_cell(c))
+    prose = "\n".join(source(c) for c in nb["cells"]
+                      if c["cell_type"] == "markdown" and not exercises.is_solution_cell(c))
     for cell in nb["cells"]:
         if not (exercises.is_solution_cell(cell) and cell["cell_type"] == "markdown"):
             continue

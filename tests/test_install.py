@@ -50,7 +50,8 @@ def test_an_installed_wheel_resolves_its_own_data(wheel: Path, tmp_path: Path) -
              "examples = data.load_examples('sample:dev')\n"
              "dev = data.flatten_squad(data.load_squad_json(p.SQUAD2_DEV))\n"
              "print(json.dumps({'package': albertzero_utils.__file__, 'data': str(p.DATA_DIR),\n"
-             "                  'sample': len(examples), 'dev': len(dev), 'tiny': (p.TINY_MODEL_DIR / 'config.json').is_file(),\n"
+             "                  'sample': len(examples), 'dev': len(dev),\n"
+             "                  'tiny': (p.TINY_MODEL_DIR / 'config.json').is_file(),\n"
              "                  'albert': (p.ALBERT_BASE_DIR / 'spiece.model').is_file()}))\n")
     env = {**os.environ, "PYTHONPATH": str(target), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True)
