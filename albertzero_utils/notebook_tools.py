@@ -50,7 +50,7 @@ def quiet_notebook() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # e.g. "Writing model shards" (a widget once ipywidgets is installed)
     datasets.disable_progress_bars()
 
 

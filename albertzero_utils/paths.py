@@ -3,11 +3,33 @@ SQuAD 2.0 dev set and albert-base-v2 tokenizer."""
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
-DATA_DIR = REPO_ROOT / "data"
+#: The installed name of data/ (pyproject.toml maps the package albertzero_data to the directory data/).
+DATA_PACKAGE = "albertzero_data"
+
+
+def is_checkout(root: Path = PACKAGE_DIR.parent) -> bool:
+    """Whether the package runs from a checkout (PYTHONPATH or an editable install), not from an installed wheel."""
+    return (root / "pyproject.toml").is_file() and (root / "data" / "README.md").is_file()
+
+
+#: A checkout's root; for an installed package, the directory Python started in (where relative paths such as
+#: the notebooks' runs/ go).
+REPO_ROOT = PACKAGE_DIR.parent if is_checkout() else Path.cwd()
+
+
+def data_dir() -> Path:
+    """Where data/ lives: the checkout's own data/ when the package runs from a checkout, else the installed
+    package data (``pip install`` of the wheel or of git+https), found by importlib.resources."""
+    if is_checkout():
+        return PACKAGE_DIR.parent / "data"
+    return Path(str(resources.files(DATA_PACKAGE)))
+
+
+DATA_DIR = data_dir()
 #: The exercise notebooks (solution versions; `albertzero exercises --student DIR` writes the student ones).
 EXERCISES_DIR = REPO_ROOT / "exercises"
 

@@ -17,7 +17,7 @@ from typing import Any
 import datasets
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar, which TQDM_DISABLE turns off (tqdm.auto's widget ignores it)
 
 from .batching import longest_row, sorted_loader
 from .data import EXAMPLE_FEATURES, FeatureConfig, build_eval_features, load_examples

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar, which TQDM_DISABLE turns off (tqdm.auto's widget ignores it)
 from transformers import AlbertConfig, AlbertForPreTraining
 
 from . import checkpoint, paths, profiles

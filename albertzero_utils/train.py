@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 from accelerate import Accelerator
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar, which TQDM_DISABLE turns off (tqdm.auto's widget ignores it)
 
 from . import checkpoint, paths, profiles, run_identity
 from .errors import TrainingDivergedError

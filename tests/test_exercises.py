@@ -1,16 +1,16 @@
-"""The exercises: nbgrader-style solution notebooks, and student versions generated from them whose graded
-checks all fail until answered. (`make test` also runs the solutions under strict nbval.)"""
+"""The exercises: solution notebooks in nbgrader's conventions (tests/test_nbgrader.py runs nbgrader on them;
+`make test` also runs the solutions under strict nbval)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from albertzero_utils import exercises, paths
-from albertzero_utils.cli import main
 
-CHAPTERS = ["01_anatomy", "02_head", "03_reinit", "04_early_gain", "05_ask"]
+CHAPTERS = ["01_anatomy", "02_head", "03_reinit", "04_early_gain", "05_ask", "06_experiment"]
 
 
 def load(path: Path) -> dict:
@@ -69,79 +69,73 @@ def test_solutions_are_committed_with_their_outputs_and_no_error(path: Path) -> 
             assert "".join(cell["outputs"][0]["text"]).startswith("ok"), source(cell)[:60]
 
 
-# --- generating the student version --------------------------------------------------------------------------
+# --- nbgrader conventions ------------------------------------------------------------------------------------
 
-def cell(kind: str, text: str, **nbgrader: object) -> dict:
-    extra = {"outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}], "execution_count": 3}
-    meta = {"nbgrader": {"schema_version": 3, "grade_id": "g", **nbgrader}} if nbgrader else {}
-    return {"cell_type": kind, "metadata": meta, "source": text, **(extra if kind == "code" else {})}
-
-
-def test_solution_regions_become_indented_stubs_and_answers_become_text_stubs() -> None:
-    code = ("def f(x):\n    \"\"\"Doc.\"\"\"\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
-            "\ny = 2")
-    nb = {"cells": [cell("code", code, solution=True, grade=False), cell("markdown", "The answer is 42.",
-                                                                        solution=True, grade=True, points=2),
-                    cell("code", "assert f(1) == 2", solution=False, grade=True, points=1),
-                    cell("markdown", "A question.")]}
-    student = exercises.student_notebook(nb)
-    assert student["cells"][0]["source"] == (
-        "def f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\ny = 2")
-    assert student["cells"][1]["source"] == "YOUR ANSWER HERE"
-    assert student["cells"][2]["source"] == "assert f(1) == 2" and student["cells"][2]["outputs"] == []
-    assert student["cells"][2]["execution_count"] is None and student["cells"][3]["source"] == "A question."
-    assert nb["cells"][0]["source"] == code, "the solution notebook is left unchanged"
-    whole = exercises.student_cell(cell("code", "x = 1", solution=True, grade=False))
-    assert whole["source"] == "# YOUR CODE HERE\nraise NotImplementedError()"
-
-
-@pytest.mark.parametrize("text", ["### BEGIN SOLUTION\nx = 1", "x = 1\n### END SOLUTION",
-                                  "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
-def test_unbalanced_markers_are_a_one_line_error(text: str) -> None:
-    with pytest.raises(exercises.ExerciseError) as caught:
-        exercises.student_cell(cell("code", text, solution=True, grade=False), "nb.ipynb, cell 4")
-    assert "nb.ipynb, cell 4" in str(caught.value) and "\n" not in str(caught.value)
-
-
-def test_cli_refuses_to_overwrite_the_solutions_and_reports_missing_notebooks(tmp_path, capsys) -> None:
-    assert main(["exercises", "--student", str(paths.EXERCISES_DIR)]) == 2
-    assert main(["exercises", "--solutions", str(tmp_path), "--student", str(tmp_path / "out")]) == 2
-    errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 2 and all(line.startswith("albertzero exercises: error:") for line in errors)
-
-
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("student")
-    assert main(["exercises", "--student", str(out)]) == 0
-    return out
-
-
-def test_cli_writes_one_student_notebook_per_chapter_without_solutions(student_dir: Path) -> None:
-    assert sorted(path.stem for path in student_dir.glob("*.ipynb")) == CHAPTERS
-    for path in student_dir.glob("*.ipynb"):
-        nb = load(path)
-        assert not any(exercises.BEGIN_SOLUTION in source(c) for c in nb["cells"] if c["cell_type"] == "code")
-        assert "Model answer" not in path.read_text(encoding="utf-8")
-        assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
-        assert sum("raise NotImplementedError()" in source(c) for c in nb["cells"]) >= 3
-
-
-@pytest.mark.parametrize("name", CHAPTERS)
-def test_every_graded_check_of_the_student_version_fails(student_dir: Path, name: str) -> None:
-    """Executed as a student would before answering: each check cell fails with NotImplementedError, and
-    nothing else fails (so each check can fail, and fails for the right reason)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(student_dir / f"{name}.ipynb", as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(student_dir)}}).execute()
-    for index, executed in enumerate(nb.cells):
-        if executed.cell_type != "code":
+@pytest.mark.parametrize("path", solution_paths(), ids=lambda path: path.stem)
+def test_solution_delimiters_appear_only_in_solution_code_cells(path: Path) -> None:
+    """nbgrader reads `BEGIN SOLUTION` on any line of any cell (and deletes any line with `END SOLUTION`): the
+    delimiters are exactly `### BEGIN SOLUTION` / `### END SOLUTION`, in pairs, in solution code cells only."""
+    for index, cell in enumerate(load(path)["cells"]):
+        lines = source(cell).splitlines()
+        marks = [line.strip() for line in lines if "BEGIN SOLUTION" in line or "END SOLUTION" in line]
+        if not (exercises.is_solution_cell(cell) and cell["cell_type"] == "code"):
+            assert not marks, (path.name, index)
             continue
-        errors = [output for output in executed.outputs if output.output_type == "error"]
-        if exercises.is_graded_check(executed):
-            assert [error.ename for error in errors] == ["NotImplementedError"], (name, index)
-        else:
-            assert not errors, (name, index, [error.ename for error in errors])
+        pairs = [exercises.BEGIN_SOLUTION, exercises.END_SOLUTION] * (len(marks) // 2)
+        assert marks and marks == pairs, (path.name, index)
+
+
+@pytest.mark.parametrize("path", solution_paths(), ids=lambda path: path.stem)
+def test_every_hand_graded_answer_has_a_rubric_in_its_metadata(path: Path) -> None:
+    for cell in load(path)["cells"]:
+        meta = exercises.nbgrader_metadata(cell)
+        if meta.get("grade") and meta.get("solution"):
+            rubric = cell["metadata"].get("albertzero", {}).get("rubric", "")
+            assert len(rubric) > 20 and "point" in rubric, (path.name, meta["grade_id"])
+
+
+# --- model answers agree with the recorded outputs -------------------------------------------------------------
+
+DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.]*\d)")
+#: Dotted numbers that are references, not values: "exercise 3.4", "Q1.2", "chapter 3.1", "arXiv 2001.09694".
+REFERENCE = re.compile(r"(exercises? |Q|chapter |arXiv )\d+\.\d+")
+
+
+def recorded_text(nb: dict) -> str:
+    """Every recorded output of the notebook's code cells, as text."""
+    parts = []
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            parts.append("".join(text) if isinstance(text, list) else text)
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("path", solution_paths(), ids=lambda path: path.stem)
+def test_numbers_in_model_answers_come_from_the_notebook(path: Path) -> None:
+    """Every decimal number in a model answer appears in the notebook's recorded outputs or in its questions'
+    prose, unless the answer's metadata lists it under ``albertzero.derived`` (a number the answer works out
+    itself, e.g. a square root). ``albertzero.quotes`` lists output values an answer relies on: each must be
+    among the recorded outputs."""
+    nb = load(path)
+    outputs = recorded_text(nb)
+    prose = "\n".join(source(c) for c in nb["cells"]
+                      if c["cell_type"] == "markdown" and not exercises.is_solution_cell(c))
+    for cell in nb["cells"]:
+        if not (exercises.is_solution_cell(cell) and cell["cell_type"] == "markdown"):
+            continue
+        meta = cell["metadata"].get("albertzero", {})
+        gid = exercises.nbgrader_metadata(cell)["grade_id"]
+        for quoted in meta.get("quotes", []):
+            assert quoted in outputs, (path.name, gid, quoted, "not in the recorded outputs")
+        derived = set(meta.get("derived", []))
+        for number in DECIMAL.findall(REFERENCE.sub("", source(cell))):
+            assert number in derived or number in outputs or number in prose, (path.name, gid, number)
+
+
+def test_no_notebook_mentions_a_pretrained_tiny_default() -> None:
+    texts = [path.read_text(encoding="utf-8") for path in solution_paths()]
+    texts += [path.read_text(encoding="utf-8") for path in sorted((paths.REPO_ROOT / "notebooks").glob("*.ipynb"))]
+    texts.append((paths.REPO_ROOT / "docs" / "teaching.md").read_text(encoding="utf-8"))
+    for text in texts:
+        assert not re.search(r"pretrained tiny (ALBERT )?default|default will be a \*pretrained\*", text), text[:80]

@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
     ("stats", "verdict", "early_gain", "plan", "results", "eta", "experiment"),
-    ("plots", "display", "notebook_tools", "colab", "exercises", "dry_run"),
+    ("plots", "display", "notebook_tools", "colab", "notebook_runs", "exercises", "grading", "dry_run"),
     ("cli", "__main__", "__init__"),
 )
 

@@ -122,3 +122,46 @@ def test_chapters_3_to_5_use_the_one_comparison_directory_and_the_quiet_setup(na
     assert "colab.comparison_dir(PROFILE, use_drive=USE_DRIVE)" in text
     assert '"runs/notebooks/compare' not in text
     assert "notebook_tools.quiet_notebook()" in text and "hf_logging" not in text
+
+
+# --- stated runtimes -----------------------------------------------------------------------------------------
+
+def every_notebook() -> list[Path]:
+    return [NOTEBOOK_DIR / name for name in NAMES] + sorted(paths.EXERCISES_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", every_notebook(), ids=lambda path: f"{path.parent.name}/{path.stem}")
+def test_the_stated_runtime_is_within_a_factor_of_the_measured_one(path: Path) -> None:
+    """Each notebook states its runtime in its first cell; `make notebooks` (notebook_runs.execute) records the
+    measured wall time in its metadata; the claim stays within 1.5x of that measurement."""
+    from albertzero_utils import notebook_runs
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    stated, measured = notebook_runs.stated_runtime(nb), notebook_runs.measured_runtime(nb)
+    assert stated is not None, f"{path.name}: its first cell states no '**Runtime:** about N s on 2 CPU cores'"
+    assert measured, f"{path.name}: never measured (make notebooks records the time)"
+    assert notebook_runs.claim_holds(stated, measured), (path.name, stated, measured)
+
+
+TEACHING_ROW = re.compile(r"^\| `((?:notebooks|exercises)/\d\d_\w+\.ipynb)` \| (\d+) s \|", re.M)
+
+
+def test_the_instructor_guide_quotes_the_measured_runtimes() -> None:
+    from albertzero_utils import notebook_runs
+
+    rows = dict(TEACHING_ROW.findall((paths.REPO_ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")))
+    assert set(rows) == {f"{path.parent.name}/{path.name}" for path in every_notebook()}
+    for name, seconds in rows.items():
+        measured = notebook_runs.measured_runtime(json.loads((paths.REPO_ROOT / name).read_text(encoding="utf-8")))
+        assert measured and notebook_runs.claim_holds(float(seconds), measured), (name, seconds, measured)
+
+
+def test_runtime_claims_are_read_and_compared() -> None:
+    from albertzero_utils import notebook_runs
+
+    nb = {"cells": [{"cell_type": "markdown", "source": "# T\n\n**Runtime:** about 2 min on 2 CPU cores."}],
+          "metadata": {"albertzero": {"measured_s": 100.0}}}
+    assert notebook_runs.stated_runtime(nb) == 120.0 and notebook_runs.measured_runtime(nb) == 100.0
+    assert notebook_runs.claim_holds(120.0, 100.0) and not notebook_runs.claim_holds(160.0, 100.0)
+    assert not notebook_runs.claim_holds(60.0, 100.0)
+    assert notebook_runs.stated_runtime({"cells": [{"cell_type": "markdown", "source": "# no claim"}]}) is None

@@ -1,24 +1,35 @@
-"""`albertzero exercises --student DIR`: generate the student versions of the exercise notebooks."""
+"""`albertzero exercises --student DIR | --course DIR`: the exercises through nbgrader (a dev dependency)."""
 from __future__ import annotations
 
 import argparse
 
-HELP = "write the student versions of the exercise notebooks (solutions and outputs cleared, nbgrader style)"
+HELP = "the exercises by nbgrader: the student versions (--student DIR) or a whole course directory (--course DIR)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """--student DIR, and --solutions DIR (default: the repository's exercises/)."""
+    """--student DIR or --course DIR, and --solutions DIR (default: the repository's exercises/)."""
     from ..paths import EXERCISES_DIR
 
-    parser.add_argument("--student", required=True, metavar="DIR", help="where to write the student notebooks")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--student", metavar="DIR",
+                      help="write the student notebooks here (nbgrader generate_assignment)")
+    what.add_argument("--course", metavar="DIR",
+                      help="a new nbgrader course directory: release, the blank release and the solutions "
+                           "autograded, and their feedback (make assignments)")
     parser.add_argument("--solutions", default=str(EXERCISES_DIR), metavar="DIR",
                         help="the solution notebooks NN_*.ipynb (default: exercises/ of this repository)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write one student notebook per solution notebook and list them."""
-    from ..exercises import write_student_versions
+    """Write the student notebooks, or build the course and print each submission's autograded scores."""
+    from ..exercises import build_course, generate_release
 
-    for path in write_student_versions(args.solutions, args.student):
-        print(path)
+    if args.student:
+        for path in generate_release(args.solutions, args.student):
+            print(path)
+        return 0
+    for student, notebooks in build_course(args.course, args.solutions).items():
+        for name, (score, maximum) in notebooks.items():
+            print(f"{student:6s} {name:18s} {score:g} / {maximum:g}")
+    print(f"release: {args.course}/release/  feedback: {args.course}/feedback/")
     return 0
