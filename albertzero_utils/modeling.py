@@ -234,7 +234,7 @@ def _resolve_config(name_or_dir: str | Path, overrides: dict[str, object]) -> Pr
     if not path.is_dir() and (path.is_absolute() or source.startswith(("~", ".")) or not _HUB_ID.match(source)):
         raise CheckpointError(f"{source}: no such model directory; {offline_hint}")
     try:
-        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else source)
+        config = AutoConfig.from_pretrained(str(path) if path.is_dir() else source, trust_remote_code=False)
     except (OSError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"{source}: cannot load its config ({reason}); {offline_hint}") from None
@@ -284,7 +284,7 @@ def load_qa_model(
             return model_class(config)
         kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
         try:
-            return model_class.from_pretrained(str(name_or_dir), config=config, **kwargs)
+            return model_class.from_pretrained(str(name_or_dir), config=config, trust_remote_code=False, **kwargs)
         except pickle.UnpicklingError:  # transformers reads .bin files with weights_only=True: nothing ran
             raise UnsafeCheckpointError(
                 f"{name_or_dir}: refused to load its pickled weights: they would need code execution to "

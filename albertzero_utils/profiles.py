@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import paths
+from . import paths, splits
 from .errors import ConfigError
 
 MIXED_PRECISION_CHOICES = ("no", "fp16", "bf16", "auto")
@@ -281,7 +281,10 @@ def validate(cfg: TrainConfig) -> None:
     for split, source in (("train", cfg.train_file), ("eval", cfg.eval_file)):
         if source is None and cfg.dataset is None:
             raise ConfigError(f"no {split} data: pass --{split}-file FILE or --dataset HUB_ID")
-        if source is not None and not source.startswith("sample:") and not Path(source).expanduser().is_file():
+        if source is not None and source.startswith(splits.PREFIX) and source not in splits.SOURCES:
+            raise ConfigError(f"--{split}-file {source}: unknown split; choose one of {', '.join(splits.SOURCES)}")
+        if source is not None and not source.startswith(("sample:", splits.PREFIX)) and \
+                not Path(source).expanduser().is_file():
             raise ConfigError(f"--{split}-file {source}: no such file")
     from .reinit import check_target_names  # names only: reinit_layers checks them against the model
 

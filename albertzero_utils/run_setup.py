@@ -27,7 +27,7 @@ from .features import TRAIN_COLUMNS, FeatureConfig
 from .modeling import enable_gradient_checkpointing, load_qa_model
 from .predict import check_fits
 from .profiles import TrainConfig
-from .reinit import reinit_layers
+from .reinit import changed_parameters, reinit_layers
 
 
 def derive_seed(seed: int, purpose: str) -> int:
@@ -120,6 +120,8 @@ class RunSetup:
     schedule: list[int]
     batches: BatchPlan
     sizes: dict[str, int] = field(default_factory=dict)
+    #: With re-init: the tensors that changed bitwise, and "N of M" other tensors that are bit-identical.
+    reinit_check: dict[str, Any] = field(default_factory=dict)
 
 
 #: The first CUDA compute capability with native bf16 tensor cores (Ampere, 8.0). Below it (T4 7.5,
@@ -203,7 +205,15 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     """Seed, build the model (then re-init its targets), the data, the optimizer and the LR schedule."""
     set_seed(cfg.seed)
     model = load_qa_model(cfg.model, seed=cfg.seed)
-    names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit")) if cfg.reinit else []
+    names, reinit_check = [], {}
+    if cfg.reinit:
+        before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit"))
+        changed, identical = changed_parameters(before, model)
+        if not set(changed) <= set(names):  # a defect of reinit, never the user's
+            raise RuntimeError(f"re-init changed tensors it does not name: {sorted(set(changed) - set(names))}")
+        reinit_check = {"reinit_changed": changed, "reinit_identical": f"{identical} of {len(before) - len(changed)}"}
+        del before
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     tokenizer = load_tokenizer(cfg.model, match_original_albert=cfg.match_original_albert_tokenizer)
@@ -230,4 +240,4 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
                     eval_schedule(total, interval=cfg.eval_steps, late_count=cfg.eval_late_count,
-                                  early_count=cfg.eval_early_count), batches, sizes)
+                                  early_count=cfg.eval_early_count), batches, sizes, reinit_check)

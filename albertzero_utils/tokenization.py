@@ -27,7 +27,7 @@ def load_tokenizer(name_or_dir: str | os.PathLike, *, match_original_albert: boo
 
     name_or_dir = paths.model_location(name_or_dir)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir))
+        tokenizer = AutoTokenizer.from_pretrained(str(name_or_dir), trust_remote_code=False)
     except (OSError, ValueError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"cannot load tokenizer {str(name_or_dir)!r}: {reason}") from None

@@ -14,7 +14,7 @@ from albertzero_utils import paths
 PACKAGE = "albertzero_utils"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio"),
-    ("metrics", "tokenization"),
+    ("metrics", "tokenization", "splits"),
     ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
     ("batching", "predict", "profiles", "checkpoint", "run_files"),
     ("run_setup", "evaluation"),
