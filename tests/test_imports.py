@@ -15,7 +15,7 @@ PACKAGE = "albertzero_utils"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio"),
     ("metrics", "tokenization", "splits"),
-    ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
+    ("features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data", "factorisation"),
     ("batching", "predict", "profiles", "checkpoint", "run_files"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
