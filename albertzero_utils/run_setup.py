@@ -209,10 +209,12 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     if cfg.reinit:
         before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
         names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit"))
-        changed, identical = changed_parameters(before, model)
+        changed, _ = changed_parameters(before, model)
         if not set(changed) <= set(names):  # a defect of reinit, never the user's
             raise RuntimeError(f"re-init changed tensors it does not name: {sorted(set(changed) - set(names))}")
-        reinit_check = {"reinit_changed": changed, "reinit_identical": f"{identical} of {len(before) - len(changed)}"}
+        others = [name for name in before if name not in names]  # every tensor the re-init does not name
+        reinit_check = {"reinit_changed": changed,
+                        "reinit_identical": f"{sum(name not in changed for name in others)} of {len(others)}"}
         del before
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)

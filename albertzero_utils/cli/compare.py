@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--arms", default=DEFAULT_ARMS, metavar="ARM[,ARM]",
                         help="baseline (no re-init), reinit (ffn_output), any other re-init target name "
-                             f"(attention_output, pooler, ...) or NAME=T1+T2 (default {DEFAULT_ARMS})")
+                             f"(attention_output, pooler, ...) or NAME=T1+T2, e.g. top_ffn_output=top:1/ffn_output "
+                             f"(default {DEFAULT_ARMS})")
     parser.add_argument("--seeds", metavar="S[,S]", help="seeds, one paired run per arm each (default: the "
                                                          "profile's, 0,1,2)")
     add_early_fraction_argument(parser)
