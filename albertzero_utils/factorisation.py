@@ -32,21 +32,31 @@ def word_embeddings(model_name: str = "minilm") -> np.ndarray:
         return weights.get_tensor(keys[0]).astype(np.float64)
 
 
+def _right_singular(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Singular values (largest first) and right singular vectors (columns) of a tall V x H ``matrix``, from
+    the H x H Gram matrix: a symmetric eigenproblem, exact in float64 for an embedding's spread of scales,
+    and a fraction of a second for 30,522 x 384 where a full SVD takes seconds."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    eigenvalues, vectors = np.linalg.eigh(matrix.T @ matrix)
+    order = np.argsort(eigenvalues)[::-1]
+    return np.sqrt(np.clip(eigenvalues[order], 0.0, None)), vectors[:, order]
+
+
 def singular_values(matrix: np.ndarray) -> np.ndarray:
-    """The singular values of ``matrix``, largest first."""
-    return np.linalg.svd(np.asarray(matrix, dtype=np.float64), compute_uv=False)
+    """The singular values of a tall ``matrix``, largest first."""
+    return _right_singular(matrix)[0]
 
 
 def factorise(matrix: np.ndarray, rank: int) -> dict[str, Any]:
-    """Truncated SVD of a V x H ``matrix`` at E = ``rank``: ``left`` (V x E, U_E S_E) and ``right`` (E x H, V_E^T),
-    the parameters ``full`` = V*H, ``factorised`` = V*E + E*H and ``saved``, and ``relative_error`` =
-    ||M - left @ right||_F / ||M||_F measured on the reconstruction."""
+    """Truncated SVD of a tall V x H ``matrix`` at E = ``rank``: ``left`` (V x E, U_E S_E = M V_E) and ``right``
+    (E x H, V_E^T), the parameters ``full`` = V*H, ``factorised`` = V*E + E*H and ``saved``, and
+    ``relative_error`` = ||M - left @ right||_F / ||M||_F measured on the reconstruction."""
     matrix = np.asarray(matrix, dtype=np.float64)
     vocab, hidden = matrix.shape
     if not 1 <= rank <= min(vocab, hidden):
         raise ValueError(f"rank must be in 1..{min(vocab, hidden)}, not {rank}")
-    u, s, vt = np.linalg.svd(matrix, full_matrices=False)
-    left, right = u[:, :rank] * s[:rank], vt[:rank]
+    vectors = _right_singular(matrix)[1][:, :rank]
+    left, right = matrix @ vectors, vectors.T
     error = np.linalg.norm(matrix - left @ right) / np.linalg.norm(matrix)
     full, factorised = vocab * hidden, vocab * rank + rank * hidden
     return {"vocab": vocab, "hidden": hidden, "rank": rank, "left": left, "right": right, "full": full,

@@ -52,6 +52,7 @@ def test_factorise_matches_numpys_exact_svd() -> None:
     energy = factorisation.retained_energy(factorisation.singular_values(matrix), [4, 12])
     assert energy[0]["energy"] == pytest.approx(1 - result["relative_error"] ** 2)
     assert energy[1]["energy"] == pytest.approx(1.0)
+    np.testing.assert_allclose(factorisation.singular_values(matrix), s, rtol=1e-10)
     with pytest.raises(ValueError, match="rank must be in 1..12"):
         factorisation.factorise(matrix, 13)
 
