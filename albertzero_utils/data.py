@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import datasets
 
-from . import paths
+from . import paths, splits
 from .errors import ConfigError, DataError, location
 from .features import (  # noqa: F401  (re-exported: the public data API)
     FeatureConfig,
@@ -93,7 +93,8 @@ def _load_hub(source: str, split: str, *, check_offsets: bool) -> datasets.Datas
 
 def load_examples(source: str | Path, *, split: str = "validation", check_offsets: bool = True,
                   max_samples: int | None = None) -> datasets.Dataset:
-    """SQuAD 2.0 questions as a Dataset, from a JSON path, ``sample:train``/``sample:dev`` or a Hub id.
+    """SQuAD 2.0 questions as a Dataset, from a JSON path, ``sample:train``/``sample:dev``, the dev set split by
+    article (``squad2-dev:train28``, ``squad2-dev:heldout7``, ``...:answerable``; see splits.py) or a Hub id.
 
     ``split`` applies to Hub ids only. ``max_samples`` keeps the first N questions (file order).
     The Dataset's fingerprint is derived from its content, so feature caches survive restarts.
@@ -105,7 +106,12 @@ def load_examples(source: str | Path, *, split: str = "validation", check_offset
         if source not in SAMPLE_SOURCES:
             raise DataError(f"unknown sample {source!r}; choose one of {', '.join(SAMPLE_SOURCES)}")
         source = str(SAMPLE_SOURCES[source])
-    if _looks_like_path(source):
+    if splits.is_split_source(source):  # the dev set split by article (splits.py)
+        part, answerable_only = splits.parse_source(source)
+        obj = splits.split_articles(load_squad_json(paths.SQUAD2_DEV, check_offsets=check_offsets), part,
+                                    answerable_only=answerable_only)
+        examples = datasets.Dataset.from_list(flatten_squad(obj)[:max_samples], features=EXAMPLE_FEATURES)
+    elif _looks_like_path(source):
         rows = flatten_squad(load_squad_json(Path(source).expanduser(), check_offsets=check_offsets))
         if not rows:
             raise DataError(f"{location(source)}: no questions found (is its 'data' list empty?)")

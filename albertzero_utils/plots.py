@@ -192,17 +192,17 @@ def subject_of(summary: Mapping[str, Any], compare_dir: str | os.PathLike) -> st
     weights)`` for any other config-only model) and the profile."""
     from .results import run_dir
     from .modeling import has_weights
-    from .paths import NAMED_MODELS, model_location
+    from .paths import MODEL_LABELS, NAMED_MODELS, model_location
 
     path = run_dir(compare_dir, summary["arms"][0], summary["seeds"][0]) / "config.json"
     if not path.is_file():
         return None
     config = json.loads(path.read_text(encoding="utf-8"))
     model = config["model"]
-    named = {str(directory.resolve()): name for name, directory in NAMED_MODELS.items()}
-    name = named.get(str(Path(model_location(model)).resolve()))
+    named = {str(where.resolve()): name for name, where in NAMED_MODELS.items() if isinstance(where, Path)}
+    name = model if model in MODEL_LABELS else named.get(str(Path(model_location(model)).resolve()))
     if name is not None:
-        name = f"{name} ALBERT" + (" (pretrained)" if has_weights(model) else "")
+        name = MODEL_LABELS[name] + (" (pretrained)" if has_weights(model) else "")
     elif not has_weights(model):
         name = f"{os.path.relpath(model_location(model))} (random weights)"
     else:

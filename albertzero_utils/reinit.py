@@ -1,9 +1,17 @@
 """Re-draw parts of a pretrained encoder before fine-tuning: albertZero's trick and its relatives.
 
 albertZero re-initialises ``ffn_output``, the last linear layer of ALBERT's single shared transformer block,
-which all 12 passes use. For unshared encoders (BERT-like) the same names pick the top layer's parts, and
-``top:N`` re-draws the top N layers whole, as in Zhang et al. 2020, "Revisiting Few-sample BERT
-Fine-tuning" (arXiv 2006.05987), who also re-draw the pooler (add ``"pooler"`` for that).
+which all 12 passes use. Target names resolve per architecture:
+
+- a block part (``ffn_output``, ``ffn``, ``attention_output``, ``attention_qkv``, ``layer_norms``) is that part
+  *wherever it acts*: in ALBERT the one shared block (so all 12 passes change); in an unshared encoder
+  (BERT, MiniLM) every layer's copy (``ffn_output`` = every ``encoder.layer.*.output.dense``), the analogue of
+  the shared block's one ``ffn_output`` acting in all passes;
+- ``top:N/PART`` (unshared encoders): that part of the top N layers only; ``top:1/ffn_output`` is the top
+  layer's FFN output linear, a BERT-style top-layer re-init (Zhang et al. 2020, "Revisiting Few-sample BERT
+  Fine-tuning", arXiv 2006.05987, who re-draw whole top layers);
+- ``top:N`` (unshared encoders): the top N layers whole, as Zhang et al. do; ``pooler``: the pooler (they
+  re-draw it too).
 
 Pairing contract: with a ``seed``, draws come from a local ``torch.Generator`` so the global RNG stream
 (dropout masks, data order) is exactly what it would have been without the re-initialisation.
@@ -20,9 +28,10 @@ from .errors import ConfigError
 
 #: Parts of one transformer block, each found by shape or name so that any HF encoder is covered.
 BLOCK_PARTS = ("attention_output", "attention_qkv", "ffn", "ffn_output", "layer_norms")
-#: Every target name for some architecture (``top:N`` stands for ``top:1``, ``top:2``, ...).
-TARGETS = (*BLOCK_PARTS, "pooler", "top:N")
-_TOP = re.compile(r"top:[1-9]\d*")
+#: Every target name for some architecture (``top:N`` stands for ``top:1``, ``top:2``, ...; ``top:N/PART`` for
+#: one block part of the top N layers, e.g. ``top:1/ffn_output``).
+TARGETS = (*BLOCK_PARTS, "pooler", "top:N", "top:N/PART")
+_TOP = re.compile(r"top:[1-9]\d*(/(" + "|".join(BLOCK_PARTS) + "))?")
 _QKV_NAMES = {"query", "key", "value", "q_lin", "k_lin", "v_lin", "q_proj", "k_proj", "v_proj", "q", "k", "v"}
 
 
@@ -68,10 +77,11 @@ def block_part(block: nn.Module, part: str, hidden: int) -> list[nn.Module]:
 
 
 def _target_modules(model: nn.Module) -> dict[str, list[nn.Module]]:
-    """Every target this model offers, mapped to the modules it re-draws."""
+    """Every target this model offers, mapped to the modules it re-draws (see the module docstring)."""
     blocks = encoder_blocks(model)
     hidden = model.config.hidden_size
-    targets = {part: block_part(blocks[-1], part, hidden) for part in BLOCK_PARTS}
+    parts = {part: [[m for m in block_part(block, part, hidden)] for block in blocks] for part in BLOCK_PARTS}
+    targets = {part: [m for per_block in found for m in per_block] for part, found in parts.items()}
     targets = {name: modules for name, modules in targets.items() if modules}
     pooler = getattr(getattr(model, "base_model", model), "pooler", None)
     if isinstance(pooler, nn.Module):
@@ -79,24 +89,30 @@ def _target_modules(model: nn.Module) -> dict[str, list[nn.Module]]:
     if not is_shared(model):
         for n in range(1, len(blocks) + 1):
             targets[f"top:{n}"] = blocks[-n:]
+        for n in range(1, len(blocks) + 1):
+            for part in BLOCK_PARTS:
+                if part in targets:
+                    targets[f"top:{n}/{part}"] = [m for per_block in parts[part][-n:] for m in per_block]
     return targets
 
 
 def available_targets(model: nn.Module) -> list[str]:
     """Targets :func:`reinit_layers` accepts for this model: block parts, ``pooler`` if it has one, then
-    ``top:1`` ... ``top:L`` for unshared encoders."""
+    ``top:1`` ... ``top:L`` and ``top:N/PART`` for unshared encoders."""
     return list(_target_modules(model))
 
 
 def _describe(names: list[str]) -> str:
-    tops = [name for name in names if name.startswith("top:")]
+    tops = [name for name in names if name.startswith("top:") and "/" not in name]
+    scoped = sorted({name.split("/")[1] for name in names if "/" in name}, key=BLOCK_PARTS.index)
     plain = [name for name in names if not name.startswith("top:")]
-    return ", ".join(plain + ([f"top:1..top:{len(tops)}"] if tops else []))
+    return ", ".join(plain + ([f"top:1..top:{len(tops)}"] if tops else [])
+                     + ([f"top:N/PART (PART: {'|'.join(scoped)})"] if scoped else []))
 
 
 def is_known_target(name: str) -> bool:
     """True when some architecture offers ``name`` (use :func:`available_targets` for a given model)."""
-    return name in TARGETS[:-1] or bool(_TOP.fullmatch(name))
+    return name in (*BLOCK_PARTS, "pooler") or bool(_TOP.fullmatch(name))
 
 
 def parse_targets(targets: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -111,7 +127,7 @@ def check_target_names(targets: Sequence[str]) -> None:
     for target in targets:
         if not is_known_target(target):
             raise ConfigError(f"--reinit: unknown target {target!r}; choose from {', '.join(BLOCK_PARTS)}, "
-                              "pooler, top:N, or none")
+                              "pooler, top:N, top:N/PART (e.g. top:1/ffn_output), or none")
 
 
 def _how_to_redraw(module: nn.Module, attr: str) -> str:
@@ -142,7 +158,8 @@ def reinit_layers(
     """Re-draw the named parts in place and return the names of the parameters re-initialised (sorted).
 
     ``targets``: ``"ffn_output"`` (default), ``"ffn"``, ``"attention_output"``, ``"attention_qkv"``,
-    ``"layer_norms"``, ``"pooler"``, ``"top:N"`` (unshared encoders), joined by ``,`` or ``+`` or as a list
+    ``"layer_norms"`` (in every block that runs), ``"pooler"``, ``"top:N"`` and ``"top:N/PART"`` (unshared
+    encoders; see the module docstring), joined by ``,`` or ``+`` or as a list
     (empty: nothing is re-drawn); see :func:`available_targets`. Linear weights ~ N(0, ``std``), ``std``
     defaulting to ``config.initializer_range``; biases 0; LayerNorm weight 1, bias 0. With ``seed`` the draws
     come from a local generator: deterministic, and the global RNG is untouched. Every other parameter is
@@ -173,3 +190,11 @@ def reinit_layers(
             else:
                 param.fill_(1.0 if how == "ones" else 0.0)
     return sorted(plan)
+
+
+def changed_parameters(before: dict[str, torch.Tensor], model: nn.Module) -> tuple[list[str], int]:
+    """(names of the tensors of ``model.state_dict()`` that differ bitwise from ``before``, count of the others
+    that are bit-identical): the check that a re-init touched exactly what it names."""
+    after = model.state_dict()
+    changed = sorted(name for name, tensor in after.items() if not torch.equal(before[name], tensor))
+    return changed, len(after) - len(changed)

@@ -287,5 +287,6 @@ def run_info(accelerator: Any, setup: Any, mixed_precision: str) -> dict[str, An
     return {"device": device, **setup.batches.as_dict(),
             "mixed_precision_resolved": mixed_precision, "total_steps": setup.total_steps,
             "steps_per_epoch": setup.steps_per_epoch, "epochs_run": setup.num_epochs,
-            "eval_schedule": setup.schedule, "reinit_parameters": setup.reinit_parameters, **setup.sizes,
+            "eval_schedule": setup.schedule, "reinit_parameters": setup.reinit_parameters, **setup.reinit_check,
+            **setup.sizes,
             "machine": machine(), "versions": package_versions(), "git_commit": git_commit()}

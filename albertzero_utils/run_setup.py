@@ -29,7 +29,7 @@ from .modeling import avpool_class, enable_gradient_checkpointing, load_model_co
 from .paths import ALBERT_BASE_DIR, model_location
 from .predict import check_fits
 from .profiles import HUB_MODEL, TrainConfig, window_end_step
-from .reinit import available_targets, reinit_layers
+from .reinit import available_targets, changed_parameters, reinit_layers
 
 
 def model_targets(name_or_dir: str) -> list[str]:
@@ -136,6 +136,8 @@ class RunSetup:
     schedule: list[int]
     batches: BatchPlan
     sizes: dict[str, int] = field(default_factory=dict)
+    #: With re-init: the tensors that changed bitwise, and "N of M" other tensors that are bit-identical.
+    reinit_check: dict[str, Any] = field(default_factory=dict)
 
 
 #: The first CUDA compute capability with native bf16 tensor cores (Ampere, 8.0). Below it (T4 7.5,
@@ -239,7 +241,17 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     """Seed, build the model (then re-init its targets), the data, the optimizer and the LR schedule."""
     set_seed(cfg.seed)
     model = load_qa_model(cfg.model, seed=cfg.seed)
-    names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit")) if cfg.reinit else []
+    names, reinit_check = [], {}
+    if cfg.reinit:
+        before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        names = reinit_layers(model, cfg.reinit, seed=derive_seed(cfg.seed, "reinit"))
+        changed, _ = changed_parameters(before, model)
+        if not set(changed) <= set(names):  # a defect of reinit, never the user's
+            raise RuntimeError(f"re-init changed tensors it does not name: {sorted(set(changed) - set(names))}")
+        others = [name for name in before if name not in names]  # every tensor the re-init does not name
+        reinit_check = {"reinit_changed": changed,
+                        "reinit_identical": f"{sum(name not in changed for name in others)} of {len(others)}"}
+        del before
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
     tokenizer = load_tokenizer(cfg.model, match_original_albert=cfg.match_original_albert_tokenizer)
@@ -270,4 +282,5 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
     return RunSetup(model, tokenizer, optimizer, scheduler, loader, sampler, eval_set, final_eval_set, names,
                     total, steps_per_epoch, math.ceil(total / steps_per_epoch),
                     eval_schedule(total, window_steps=window, interval=cfg.eval_steps,
-                                  late_count=cfg.eval_late_count, early_count=cfg.eval_early_count), batches, sizes)
+                                  late_count=cfg.eval_late_count, early_count=cfg.eval_early_count), batches, sizes,
+                    reinit_check)

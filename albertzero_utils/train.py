@@ -197,6 +197,9 @@ def _run(cfg: TrainConfig, accelerator: Accelerator, out: OutputDir, setup: RunS
                                    **run_info(accelerator, setup, resolve_mixed_precision(cfg))})
     board = TensorBoard(out.path, purge_step=state["step"] + 1, main=main)
     started, elapsed_before = time.monotonic(), state["elapsed_s"]
+    if setup.reinit_check:
+        say(f"re-init {'+'.join(cfg.reinit)}: changed {len(setup.reinit_check['reinit_changed'])} tensors; every "
+            f"other tensor bit-identical ({setup.reinit_check['reinit_identical']})")
     say(f"training {setup.total_steps} steps ({setup.num_epochs} epochs) on {accelerator.device} "
         f"x{accelerator.num_processes}; evaluating at {len(setup.schedule)} steps; output in {out.path}")
 

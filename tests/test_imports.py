@@ -14,8 +14,8 @@ from albertzero_utils import paths
 PACKAGE = "albertzero_utils"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio", "locks", "remote_code"),
-    ("metrics", "tokenization", "squad_json"),
-    ("feature_cache", "features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data"),
+    ("metrics", "tokenization", "squad_json", "splits"),
+    ("feature_cache", "features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data", "factorisation"),
     ("batching", "predict", "profiles", "checkpoint", "run_files", "run_identity", "micro_batch"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),

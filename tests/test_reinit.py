@@ -9,6 +9,7 @@ from albertzero_utils.errors import ConfigError
 from albertzero_utils.modeling import AlbertForQuestionAnsweringAVPool, avpool_class
 from albertzero_utils.reinit import (
     available_targets,
+    changed_parameters,
     check_target_names,
     encoder_blocks,
     is_known_target,
@@ -147,25 +148,53 @@ def test_pooler_target_exists_when_the_model_has_a_pooler() -> None:
     assert reinit_layers(model, "pooler", seed=0) == ["pooler.bias", "pooler.weight"]
 
 
-def test_unshared_encoders_get_top_layers_and_last_layer_parts() -> None:
+def test_unshared_encoders_get_every_layers_parts_top_layers_and_scoped_parts() -> None:
     model = tiny_bert()
-    assert available_targets(model) == ["attention_output", "attention_qkv", "ffn", "ffn_output", "layer_norms",
-                                        "top:1", "top:2", "top:3", "top:4"]
+    offered = available_targets(model)
+    assert offered[:9] == ["attention_output", "attention_qkv", "ffn", "ffn_output", "layer_norms", "top:1", "top:2",
+                           "top:3", "top:4"]
+    assert {"top:1/ffn_output", "top:4/layer_norms"} <= set(offered)
     before = snapshot(model)
-    assert reinit_layers(model, "ffn_output", seed=0) == ["bert.encoder.layer.3.output.dense.bias",
-                                                          "bert.encoder.layer.3.output.dense.weight"]
-    assert reinit_layers(model, "ffn", seed=0) == ["bert.encoder.layer.3.intermediate.dense.bias",
-                                                   "bert.encoder.layer.3.intermediate.dense.weight"]
-    assert reinit_layers(model, "attention_output", seed=0)[0] == "bert.encoder.layer.3.attention.output.dense.bias"
+    # a bare part is that part in every layer (the analogue of ALBERT's shared block acting in every pass)
+    assert reinit_layers(model, "ffn_output", seed=0) == [f"bert.encoder.layer.{i}.output.dense.{kind}"
+                                                          for i in range(4) for kind in ("bias", "weight")]
+    assert reinit_layers(model, "top:1/ffn_output", seed=0) == ["bert.encoder.layer.3.output.dense.bias",
+                                                                "bert.encoder.layer.3.output.dense.weight"]
+    assert reinit_layers(model, "top:2/ffn", seed=0) == [f"bert.encoder.layer.{i}.intermediate.dense.{kind}"
+                                                         for i in (2, 3) for kind in ("bias", "weight")]
+    assert reinit_layers(model, "top:1/attention_output", seed=0)[0] == \
+        "bert.encoder.layer.3.attention.output.dense.bias"
     top = reinit_layers(model, "top:2", seed=0)
     assert {name.split(".")[3] for name in top} == {"2", "3"}
     assert set(top) == {name for name in before if name.startswith(("bert.encoder.layer.2.", "bert.encoder.layer.3."))}
-    assert all(name in top for name in changed(before, model))
+    assert all(name in top for name in changed(before, model) if ".output.dense." not in name)
+
+
+@pytest.mark.parametrize("target, layers", [("ffn_output", {"0", "1", "2", "3"}), ("top:1/ffn_output", {"3"})])
+def test_bert_ffn_output_changes_exactly_the_named_tensors(target: str, layers: set[str]) -> None:
+    model = tiny_bert()
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    names = reinit_layers(model, target, seed=0)
+    changed_names, identical = changed_parameters(before, model)
+    assert {name.split(".")[3] for name in names} == layers and all(".output.dense." in n for n in names)
+    assert changed_names == [name for name in names if name.endswith("weight")]  # biases were 0 and stay 0
+    assert identical == len(before) - len(changed_names)
+    for name in names:
+        tensor = model.state_dict()[name]
+        assert (tensor == 0).all() if name.endswith("bias") else abs(tensor.std().item() - 0.02) < 0.004
+
+
+def test_albert_keeps_its_meaning_and_has_no_scoped_targets() -> None:
+    model = tiny_albert()
+    assert reinit_layers(model, "ffn_output", seed=0) == [f"{BLOCK}.ffn_output.bias", f"{BLOCK}.ffn_output.weight"]
+    with pytest.raises(ConfigError, match="top:1/ffn_output"):
+        reinit_layers(model, "top:1/ffn_output", seed=0)
 
 
 def test_known_target_names_without_a_model() -> None:
-    assert all(is_known_target(name) for name in ("ffn_output", "pooler", "top:1", "top:12"))
-    assert not any(is_known_target(name) for name in ("top:0", "top:N", "top:x", "ffn_out"))
+    assert all(is_known_target(name) for name in ("ffn_output", "pooler", "top:1", "top:12", "top:1/ffn_output"))
+    assert not any(is_known_target(name) for name in ("top:0", "top:N", "top:x", "ffn_out", "top:1/ffn_out",
+                                                      "top:0/ffn", "ffn_output/top:1"))
     assert parse_targets("ffn+pooler, ffn") == ("ffn", "pooler") and parse_targets("none") == ()
     with pytest.raises(ConfigError, match="unknown target 'top:0'"):
         check_target_names(("ffn", "top:0"))

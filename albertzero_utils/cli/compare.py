@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arms", default=DEFAULT_ARMS, metavar="ARM[,ARM]",
                         help="baseline (no re-init), reinit (ffn_output), another re-init target of --model "
                              "(ALBERT: attention_output, attention_qkv, ffn, ffn_output, layer_norms; a name the "
-                             "model lacks is refused before any training, with the model's list) or NAME=T1+T2 "
+                             "model lacks is refused before any training, with the model's list) or NAME=T1+T2, e.g. top_ffn_output=top:1/ffn_output "
                              f"(default {DEFAULT_ARMS})")
     parser.add_argument("--seeds", metavar="S[,S]", help="seeds, one paired run per arm each (default: the "
                                                          "profile's, 0,1,2)")

