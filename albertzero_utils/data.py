@@ -36,6 +36,16 @@ from .squad_json import (  # noqa: F401  (re-exported: the public data API)
 from .tokenization import load_tokenizer, match_original_albert_tokenization  # noqa: F401  (re-exported)
 
 SAMPLE_SOURCES = {"sample:train": paths.SAMPLE_TRAIN, "sample:dev": paths.SAMPLE_DEV}
+
+
+def source_file(source: str) -> Path:
+    """The file a local source is read from: the sample's files, the dev set for its article splits (a split is
+    a function of that file), else the path itself."""
+    if source in SAMPLE_SOURCES:
+        return Path(SAMPLE_SOURCES[source])
+    if splits.is_split_source(source):
+        return paths.SQUAD2_DEV
+    return Path(source).expanduser()
 OFFLINE_HINT = (
     "offline, pass a local SQuAD 2.0 JSON file (--train-file/--eval-file) or use the 'smoke' profile"
 )

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from .data import SAMPLE_SOURCES
+from .data import source_file
 from .errors import CheckpointError, ConfigError
 
 IDENTITY_FILE = "run_identity.json"
@@ -51,8 +51,7 @@ def data_source(source: str | None, dataset: str | None) -> dict[str, Any]:
     """One split's source: a file (its path and SHA-256) or a Hub dataset id."""
     if source is None:
         return {"dataset": dataset}
-    path = Path(SAMPLE_SOURCES.get(source, source)).expanduser()
-    return {"path": str(source), "sha256": _sha256(path)}
+    return {"path": str(source), "sha256": _sha256(source_file(source))}
 
 
 def run_identity(settings: Mapping[str, Any], *, precision: str, batches: Mapping[str, int]) -> dict[str, Any]:
