@@ -17,7 +17,6 @@ corrupted) is never used.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -31,6 +30,7 @@ import safetensors.torch
 import torch
 
 from .errors import CheckpointError
+from .fileio import sha256_of
 
 CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
@@ -88,14 +88,6 @@ def restore_rng_state(tensors: dict[str, torch.Tensor], meta: dict[str, str]) ->
 
 
 # ----------------------------------------------------------------------------------- integrity
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
@@ -107,7 +99,7 @@ def write_manifest(directory: Path, step: int) -> None:
     for path in sorted(directory.iterdir()):
         if path.is_file() and path.name != MANIFEST:
             _fsync_file(path)
-            files[path.name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+            files[path.name] = {"size": path.stat().st_size, "sha256": sha256_of(path)}
     (directory / MANIFEST).write_text(json.dumps({"step": step, "files": files}, indent=1), encoding="utf-8")
     _fsync_file(directory / MANIFEST)
 
@@ -131,7 +123,7 @@ def problem_with(directory: Path) -> str | None:
         path = directory / name
         if not path.is_file():
             return f"{name} is missing"
-        if path.stat().st_size != expected["size"] or _sha256(path) != expected["sha256"]:
+        if path.stat().st_size != expected["size"] or sha256_of(path) != expected["sha256"]:
             return f"{name} does not match the manifest (truncated or corrupted)"
     return None
 

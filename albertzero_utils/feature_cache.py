@@ -4,12 +4,11 @@ by a crash) is deleted, so ``datasets`` rebuilds it instead of failing on it in 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from .fileio import write_json_atomic
+from .fileio import sha256_of, write_json_atomic
 
 
 def _record_path(cache: Path) -> Path:
@@ -17,11 +16,7 @@ def _record_path(cache: Path) -> Path:
 
 
 def _file_check(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"size": path.stat().st_size, "sha256": sha256_of(path)}
 
 
 def drop_bad_cache(cache: Path) -> None:

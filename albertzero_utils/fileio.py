@@ -1,6 +1,7 @@
 """Atomic file writes: a reader (or a resumed run) sees the old file or the complete new one, never a torn one."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -95,3 +96,12 @@ def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> Path:
     os.replace(new, target)
     shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

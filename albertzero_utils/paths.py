@@ -3,13 +3,13 @@ SQuAD 2.0 dev set and albert-base-v2 tokenizer; and the one packaged pretrained 
 found in its installed registry package and checked against its sha256 before first use."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from importlib import resources
 from pathlib import Path
 
 from .errors import CheckpointError
+from .fileio import sha256_of
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The installed name of data/ (pyproject.toml maps the package albertzero_data to the directory data/).
@@ -62,14 +62,6 @@ SQUAD2_DEV_MD5 = "246adae8b7002f8679c027697b0b7cf8"
 #: albert-base-v2's tokenizer (spiece.model, Apache-2.0) and architecture (config.json); no weights.
 ALBERT_BASE_DIR = DATA_DIR / "albert-base-v2"
 
-
-def sha256_of(path: str | os.PathLike) -> str:
-    """The hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_minilm(model_dir: str | os.PathLike) -> Path:

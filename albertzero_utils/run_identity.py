@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from .data import source_file
 from .errors import CheckpointError, ConfigError
+from .fileio import sha256_of
 
 IDENTITY_FILE = "run_identity.json"
 #: Settings that may differ between a run and its continuation: where and how it runs, not what it computes
@@ -39,19 +40,11 @@ def parse_allowed(text: str | None) -> tuple[str, ...]:
     return items
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def data_source(source: str | None, dataset: str | None) -> dict[str, Any]:
     """One split's source: a file (its path and SHA-256) or a Hub dataset id."""
     if source is None:
         return {"dataset": dataset}
-    return {"path": str(source), "sha256": _sha256(source_file(source))}
+    return {"path": str(source), "sha256": sha256_of(source_file(source))}
 
 
 def run_identity(settings: Mapping[str, Any], *, precision: str, batches: Mapping[str, int]) -> dict[str, Any]:

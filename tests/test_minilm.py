@@ -121,7 +121,8 @@ def test_three_steps_on_the_real_weights(minilm, tmp_path) -> None:
                       max_seq_length=96, doc_stride=32, max_query_length=16, learning_rate=5e-5,
                       reinit=("top:1/ffn_output",), output_dir=str(tmp_path / "run"))
     result = train(cfg, log=lambda _: None)
-    assert result.steps == 3 and [r["step"] for r in result.records] == [0, 3]
+    steps = [r["step"] for r in result.records]  # step 0, every 3rd step, and the early window's end
+    assert result.steps == 3 and steps[0] == 0 and steps[-1] == 3 and steps == sorted(set(steps))
     assert np.isfinite(result.records[-1]["train_loss"])
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["reinit_changed"] == ["bert.encoder.layer.5.output.dense.bias",
