@@ -32,7 +32,7 @@ help:
 	@echo "make test  - run the test suite and every notebook (chapters and exercise solutions) under nbval"
 	@echo "make setup - create .venv and install albertZero (idempotent)"
 	@echo "make assignments - the exercises through nbgrader: release, autograding, feedback (runs/course/)"
-	@echo "make experiment-cpu - the real re-init comparison on 2 CPU cores (all-MiniLM-L6-v2; results/cpu-real/)"
+	@echo "make experiment-cpu - the real re-init comparison on 2 CPU cores (all-MiniLM-L6-v2; data/results/cpu-real/)"
 	@echo "make lab | notebooks | bench | pretrain-tiny | clean"
 
 # The stamp is keyed on pyproject.toml: setup reinstalls only when the dependencies change.
@@ -58,9 +58,9 @@ demo: setup
 
 # The real re-init comparison on 2 CPU cores (issue 23): all-MiniLM-L6-v2 fine-tuned on the dev set's 28 train
 # articles and judged on the 7 held-out ones, 3 arms x 5 seeds (profile cpu-real). Resumable: rerun to continue
-# (finished runs are skipped). The records are committed under results/cpu-real/; each finished run's weights
+# (finished runs are skipped). The records are committed under data/results/cpu-real/; each finished run's weights
 # (final/) are deleted, and .gitignore keeps weights, checkpoints and n-best lists out.
-CPU_REAL_DIR := results/cpu-real
+CPU_REAL_DIR := data/results/cpu-real
 CPU_REAL_ARMS := baseline,top_ffn_output=top:1/ffn_output,every_ffn_output=ffn_output
 experiment-cpu: setup
 	$(OFFLINE) MPLBACKEND=Agg TQDM_DISABLE=1 $(BIN)/albertzero compare --profile cpu-real --arms $(CPU_REAL_ARMS) \

@@ -1,12 +1,12 @@
 """The verdict statistics of a comparison: the early-window AUC gain, the final gain and the power line.
 
-Headline statistic: for each seed, the area under the headline-metric curve (F1 for the real experiment) over
-the early window, by the trapezoid rule over *training examples seen* and divided by the window's width (so
-it reads as the curve's mean height, in metric points, and uneven spacing cannot bias it); then the paired
-difference re-init minus baseline, and a Student-t interval over seeds. The step-0 evaluation (the models as
-initialised) is the reference for the initial model and belongs to no gain: the window starts at the first
-evaluation after step 0. One statistic decided in advance carries the verdict; the gains at each evaluation
-point are description (many comparisons, no correction).
+Headline statistic: for each seed, the area under the headline-metric curve (`f1` for colab/paper, `HasAns_span_f1`
+for smoke and cpu-real) over the early window, by the trapezoid rule over *training examples seen* and divided by
+the window's width (so it reads as the curve's mean height, in metric points, and uneven spacing cannot bias it);
+then the paired difference re-init minus baseline, and a Student-t interval over seeds. The step-0 evaluation (the
+models as initialised) is the reference for the initial model and belongs to no gain: the window starts at the
+first evaluation after step 0. One statistic per co-primary metric, fixed in the plan, carries the verdict; the
+gains at each evaluation point are description (many comparisons, no correction).
 
 Each co-primary metric's interval is then called against 0 and the claimed gain (:mod:`verdict`), and the
 overall call is their common call (:func:`decide`). Power line: from the observed standard deviation of the

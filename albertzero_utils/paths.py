@@ -61,6 +61,9 @@ SQUAD2_DEV = DATA_DIR / "squad2" / "dev-v2.0.json"
 SQUAD2_DEV_MD5 = "246adae8b7002f8679c027697b0b7cf8"
 #: albert-base-v2's tokenizer (spiece.model, Apache-2.0) and architecture (config.json); no weights.
 ALBERT_BASE_DIR = DATA_DIR / "albert-base-v2"
+#: The recorded records of `make experiment-cpu` (all-MiniLM-L6-v2, 3 arms x 5 seeds on 2 CPU cores): every run's
+#: config.json, metrics.jsonl and done.json, the plan, summary.json and figures; no weights. Chapter 4 reads them.
+CPU_REAL_RESULTS = DATA_DIR / "results" / "cpu-real"
 
 
 

@@ -1,4 +1,4 @@
-"""Run settings: the `TrainConfig` dataclass and the `smoke`, `colab` and `paper` profiles.
+"""Run settings: the `TrainConfig` dataclass and the `smoke`, `colab`, `paper` and `cpu-real` profiles.
 
 A run's settings are resolved in three layers: a profile, then an optional YAML/JSON config file, then
 command-line overrides (:func:`resolve`). :func:`check_environment` fails fast, in one line, when a profile
@@ -107,7 +107,8 @@ class TrainConfig:
     max_answer_length: int = 30
     # The comparison's pre-registered plan (comparison.json). The early window is given in epochs of the
     # training data. Smoke: 0.4 epochs of the sample (616 windows, 39 steps per epoch at batch 16: steps
-    # 1-16 of the 60-step run, the first quarter the demo always used, so `make demo` keeps its 12 evaluations).
+    # 1-16 of the 60-step run (the old first-quarter rule ended at step 15), so `make demo` keeps its 12
+    # evaluations).
     early_window_epochs: float = 0.4
     # What `albertzero compare` decides on: the headline metric and a co-primary one (None: the headline
     # alone). The smoke model never learns to abstain, so its demo has one primary metric (HasAns_span_f1).

@@ -176,7 +176,7 @@ def judge_gain(mean: float | None, low: float | None, high: float | None, confid
 def conclusion(summary: Mapping[str, Any], metric: str | None = None) -> str:
     """A sentence per re-init arm, computed from the summary: seeds, early and final paired gain with CIs.
 
-    A gain is only called significant when its interval excludes 0; one seed supports no claim at all.
+    A gain is only called significant against 0 when its interval excludes 0; one seed supports no claim at all.
     `metric` defaults to the summary's headline metric.
     """
     metric = metric or headline(summary)

@@ -1,4 +1,4 @@
-"""The committed records of `make experiment-cpu` (results/cpu-real/): they re-summarise to the committed
+"""The committed records of `make experiment-cpu` (data/results/cpu-real/): they re-summarise to the committed
 summary, every run of the plan is there, and no weights were committed. Skipped until they are recorded."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from albertzero_utils import paths, results
 
-CPU_REAL = paths.REPO_ROOT / "results" / "cpu-real"
+CPU_REAL = paths.CPU_REAL_RESULTS
 recorded = pytest.mark.skipif(not (CPU_REAL / "summary.json").is_file(),
                               reason=f"{CPU_REAL} is not recorded yet (make experiment-cpu)")
 
