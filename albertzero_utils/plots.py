@@ -49,9 +49,14 @@ def _band_note(summary: Mapping[str, Any]) -> str:
     return f"n = {n} seeds; bands: {summary['confidence']:.0%} t-interval over seeds"
 
 
-def _draw(ax: Axes, x: list[float], stats: list[Mapping[str, Any]], label: str) -> None:
+def _color(summary: Mapping[str, Any], arm: str) -> str:
+    """One colour per arm in every panel (its place in the comparison's arm list)."""
+    return f"C{list(summary['arms']).index(arm) % 10}"
+
+
+def _draw(ax: Axes, x: list[float], stats: list[Mapping[str, Any]], label: str, color: str | None = None) -> None:
     """A mean line with its CI band (no band where the interval is undefined)."""
-    line, = ax.plot(x, [_nan(s["mean"]) for s in stats], marker="o", markersize=3, label=label)
+    line, = ax.plot(x, [_nan(s["mean"]) for s in stats], marker="o", markersize=3, label=label, color=color)
     low, high = [_nan(s["ci_low"]) for s in stats], [_nan(s["ci_high"]) for s in stats]
     if any(not math.isnan(v) for v in low):
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -68,7 +73,7 @@ def _clip_percent(ax: Axes) -> None:
 def _draw_arms(ax: Axes, summary: Mapping[str, Any], metric: str) -> None:
     x = _x(summary)
     for arm in summary["arms"]:
-        _draw(ax, x, [p["arms"][arm][metric] for p in summary["points"]], arm)
+        _draw(ax, x, [p["arms"][arm][metric] for p in summary["points"]], arm, _color(summary, arm))
     label = METRIC_LABELS.get(metric, metric)
     if "(%)" in label:
         _clip_percent(ax)
@@ -138,7 +143,8 @@ def plot_early_gain(summary: Mapping[str, Any], path: str | os.PathLike | None =
     x = _x(summary)
     _shade_early(middle, summary, None)
     for arm in (a for a in summary["arms"] if a != summary["baseline"]):
-        _draw(middle, x, [p["gains"][arm][metric] for p in summary["points"]], f"{arm} - {summary['baseline']}")
+        _draw(middle, x, [p["gains"][arm][metric] for p in summary["points"]], f"{arm} - {summary['baseline']}",
+              _color(summary, arm))
     middle.axhline(0.0, color="black", linewidth=0.8)
     unit = "points" if "(%)" in label else "difference"
     claim = (summary.get("verdict") or {}).get("claim_gain") if isinstance(summary.get("verdict"), Mapping) else None

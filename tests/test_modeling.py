@@ -123,9 +123,12 @@ def test_pretrained_backbone_is_kept_and_only_heads_are_new(tmp_path: os.PathLik
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     hf_logging.get_logger("transformers").addHandler(handler)
+    verbosity = hf_logging.get_verbosity()  # another test (a notebook's quiet setup) may have raised it
+    hf_logging.set_verbosity_warning()
     try:
         model, info = AlbertForQuestionAnsweringAVPool.from_pretrained(tmp_path, output_loading_info=True)
     finally:
+        hf_logging.set_verbosity(verbosity)
         hf_logging.get_logger("transformers").removeHandler(handler)
     assert set(info["missing_keys"]) == HEAD_KEYS
     missing_lines = [line for line in stream.getvalue().splitlines() if "MISSING" in line and "|" in line]
