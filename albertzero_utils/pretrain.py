@@ -197,8 +197,27 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
     if cfg.resume_from_checkpoint == "latest" and out.is_finished():
         say(f"{out.path} is finished already (done.json): nothing to resume")
         return MetricsLog(out.path / "metrics.jsonl", main=True).read()
-    resume_dir = out.start(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, accelerator, say)
-    setup = prepare_pretraining(cfg, accelerator)
+    # Validate, then write: the lock, the checkpoint to resume and every input (corpus, tokenizer, model) are
+    # checked before anything of an existing run is moved aside; a failed start puts it back.
+    resume_dir = out.claim(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, say)
+    try:
+        setup = prepare_pretraining(cfg, accelerator)
+        accelerator.wait_for_everyone()
+        out.set_aside(resume_dir)
+        accelerator.wait_for_everyone()
+        return _run(cfg, accelerator, out, resume_dir, setup, say)
+    except BaseException:
+        out.restore_aside()
+        raise
+    finally:
+        if main:
+            out.release()
+
+
+def _run(cfg: PretrainConfig, accelerator: Any, out: OutputDir, resume_dir: Any, setup: Any,
+         say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The pretraining loop, once the output directory is claimed and the data prepared."""
+    main = accelerator.is_main_process
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "loss_sum": 0.0, "loss_steps": 0, "metrics_records": 0,
              "elapsed_s": 0.0}
     if resume_dir is not None:
@@ -248,6 +267,7 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
                                         f"(learning rate {learning_rate:.3g}); try a lower --learning-rate")
         state["loss_sum"] += step_loss
         state["loss_steps"] += 1
+        out.discard_aside()  # the new run has made a step: what it replaced goes
         progress.update(1)
         progress.set_postfix(loss=f"{step_loss:.3f}")
         if state["step"] % cfg.eval_steps == 0 or state["step"] == setup.total_steps:

@@ -71,17 +71,6 @@ class OutputDir:
             raise CheckpointError(f"--resume-from-checkpoint {directory}: not a usable checkpoint ({problem})")
         return directory
 
-    def start(self, resume: str | None, overwrite: bool, accelerator: Any, say: Callable[[str], None]) -> Path | None:
-        """Check the directory, then prepare it for a fresh start or a resume (all processes in step); return
-        the checkpoint to resume from, or None. (pretrain's one-call form: what is replaced is deleted, and no
-        lock is held, as nothing would release it.)"""
-        resume_dir = self.claim(resume, overwrite, say, lock=False)
-        accelerator.wait_for_everyone()
-        self.set_aside(resume_dir)
-        self.discard_aside()
-        accelerator.wait_for_everyone()
-        return resume_dir
-
     def claim(self, resume: str | None, overwrite: bool, say: Callable[[str], None], *,
               lock: bool = True) -> Path | None:
         """Check the directory is writable, take its lock (main process; :meth:`release` drops it) and find the

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -241,3 +242,27 @@ def test_held_out_metrics_pool_every_masked_token_and_every_pair() -> None:
     sop_right = -math.log(math.exp(2) / (math.exp(2) + 1))
     sop_wrong = -math.log(1 / (1 + math.e))
     assert metrics["sop_loss"] == pytest.approx((sop_right + sop_wrong) / 2)
+
+
+def test_a_bad_start_never_costs_the_finished_run_and_one_writer_holds_the_directory(tmp_path, small_corpus,
+                                                                                     capsys) -> None:
+    """Validate, then write: --overwrite-output-dir with a corpus that cannot be used leaves the old run as it
+    was; a second pretraining on a directory another one holds is refused at once (issue 21)."""
+    from albertzero_utils.locks import OutputLock
+
+    torch.set_num_threads(1)
+    out = tmp_path / "pt"
+    flags = ["--output-dir", str(out), "--max-steps", "2", "--eval-steps", "2", "--global-batch-size", "4",
+             "--max-seq-length", "48", "--heldout-share", "0.2"]
+    assert main(["pretrain", "--corpus", str(small_corpus), *flags]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and "lock" not in p.name}
+    bad = tmp_path / "one-sentence.txt"
+    bad.write_text("one sentence only\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["pretrain", "--corpus", str(bad), "--overwrite-output-dir", *flags]) == 2
+    assert "no document with two or more sentences" in capsys.readouterr().err
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and "lock" not in p.name}
+    assert after == before and not list(out.glob(".replaced-*"))
+    with OutputLock(out):
+        assert main(["pretrain", "--corpus", str(small_corpus), "--overwrite-output-dir", *flags]) == 2
+    assert str(os.getpid()) in capsys.readouterr().err
