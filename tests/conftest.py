@@ -36,3 +36,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a test module: the tiny models gain nothing from more, and CI's machine is small
+    and shared. Modules ask for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch  # only for the modules that train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,12 +18,7 @@ TINY_FLAGS = ["--profile", "smoke", "--max-steps", "6", "--eval-steps", "1", "--
               "--max-query-length", "16"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def poison_training_forwards(monkeypatch: pytest.MonkeyPatch, nan_at: set[int] | None = None,

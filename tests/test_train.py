@@ -37,13 +37,7 @@ RECORD_KEYS = {"step", "examples_seen", "epoch", "train_loss", "learning_rate", 
                "HasAns_span_f1", "abstain_rate"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """One intra-op thread: the tiny model gains nothing from more, and the CI machine is small and shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(tmp_path, **overrides) -> TrainConfig:
