@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "paths", "fileio", "locks", "remote_code"),
     ("metrics", "tokenization", "squad_json", "splits"),
     ("feature_cache", "features", "data", "postprocess", "modeling", "weights", "reinit", "anatomy", "pretrain_data", "factorisation"),
-    ("batching", "predict", "profiles", "checkpoint", "run_files", "run_identity", "micro_batch"),
+    ("batching", "predict", "profiles", "profile_table", "checkpoint", "run_files", "run_identity", "micro_batch"),
     ("run_setup", "evaluation"),
     ("train", "pretrain", "model_card"),
     ("stats", "verdict", "early_gain", "plan", "results", "eta", "experiment"),
