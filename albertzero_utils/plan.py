@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import paths
 from .early_gain import ALPHA, power_table
 from .errors import ConfigError, DataError
 from .fileio import write_json_atomic
@@ -46,9 +47,11 @@ def settings(cfg: Any) -> dict[str, Any]:
 
 
 def config_sha256(cfg: Any) -> str:
-    """sha256 of the resolved settings shared by every run (sorted JSON, per-run fields left out)."""
+    """sha256 of the resolved settings shared by every run (sorted JSON, per-run fields left out). The
+    committed data/ is written as ``<data>`` first, so a clone in another folder registers the same plan."""
     shared = {k: v for k, v in settings(cfg).items() if k not in NOT_HASHED}
-    return hashlib.sha256(json.dumps(shared, sort_keys=True).encode("utf-8")).hexdigest()
+    text = json.dumps(shared, sort_keys=True).replace(json.dumps(str(paths.DATA_DIR))[1:-1], "<data>")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def primary_metrics(cfg: Any) -> list[str]:

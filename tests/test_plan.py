@@ -146,3 +146,19 @@ def test_a_post_hoc_metric_is_labelled_and_the_planned_call_stands(tmp_path: Pat
     assert later["post_hoc"]["call"] == "claim-ruled-out" and later["post_hoc"]["label"] == "post hoc"
     assert "POST HOC" in later["verdict"]["text"] and "the pre-registered call stands" in later["verdict"]["text"]
     assert summarize(tmp_path, metrics=["f1", "best_f1"], early_window_epochs=1.0)["post_hoc"] is None  # = plan
+
+
+def test_the_config_hash_does_not_depend_on_where_the_repository_lies(monkeypatch, tmp_path) -> None:
+    """A clone in another folder registers the same plan: paths into the committed data/ are hashed as <data>."""
+    import dataclasses as dc
+
+    from albertzero_utils import paths, plan
+    from albertzero_utils.profiles import resolve
+
+    cfg = resolve("smoke")
+    here = plan.config_sha256(cfg)
+    moved = tmp_path / "clone" / "data"
+    elsewhere = dc.replace(cfg, model=str(cfg.model).replace(str(paths.DATA_DIR), str(moved)))
+    monkeypatch.setattr(paths, "DATA_DIR", moved)
+    assert plan.config_sha256(elsewhere) == here
+    assert plan.config_sha256(dc.replace(elsewhere, learning_rate=cfg.learning_rate * 2)) != here
