@@ -30,7 +30,7 @@ import safetensors.torch
 import torch
 
 from .errors import CheckpointError
-from .fileio import sha256_of
+from .fileio import sha256_matches, sha256_of
 
 CHECKPOINTS = "checkpoints"
 MANIFEST = "manifest.json"
@@ -123,7 +123,7 @@ def problem_with(directory: Path) -> str | None:
         path = directory / name
         if not path.is_file():
             return f"{name} is missing"
-        if path.stat().st_size != expected["size"] or sha256_of(path) != expected["sha256"]:
+        if not sha256_matches(path, expected["sha256"], size=expected["size"]):  # hashed once per process
             return f"{name} does not match the manifest (truncated or corrupted)"
     return None
 
@@ -153,7 +153,7 @@ def save_checkpoint(output_dir: str | os.PathLike, step: int, accelerator: Any, 
     try:
         return _save(root, step, accelerator, model, optimizer, scheduler, trainer_state, keep, extra_json or {})
     except Exception as exc:  # noqa: BLE001  (ENOSPC surfaces as OSError, RuntimeError or SafetensorError)
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_tree(tmp)
         reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:160]
         latest = find_latest(output_dir)
         kept = f"the latest complete checkpoint is {latest.name}" if latest else "no complete checkpoint exists yet"

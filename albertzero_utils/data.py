@@ -6,9 +6,8 @@ names the file, the article title and the question id. Tokenisation and features
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Iterable
+
 
 import datasets
 
@@ -115,7 +114,7 @@ def load_examples(source: str | Path, *, split: str = "validation", check_offset
     if source.startswith("sample:"):
         if source not in SAMPLE_SOURCES:
             raise DataError(f"unknown sample {source!r}; choose one of {', '.join(SAMPLE_SOURCES)}")
-        source = str(SAMPLE_SOURCES[source])
+        source = str(source_file(source))
     if splits.is_split_source(source):  # the dev set split by article (splits.py)
         part, answerable_only = splits.parse_source(source)
         obj = splits.split_articles(load_squad_json(paths.SQUAD2_DEV, check_offsets=check_offsets), part,

@@ -23,7 +23,7 @@ from .display import run_cost
 from .eta import duration
 from .evaluation import evaluate
 from .run_setup import make_accelerator, prepare_run, resolve_mixed_precision
-from .train import _post_cfg, apply_update, micro_step
+from .train import _fresh_state, _post_cfg, optimizer_steps
 
 STEPS = 3
 EVAL_QUESTIONS = 16  # evaluated once to time an evaluation window
@@ -78,19 +78,14 @@ def dry_run(cfg: profiles.TrainConfig, runs: int, output_dir: str | os.PathLike,
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     model.train()
-    times, started, done = [], time.perf_counter(), 0
-    for batch in setup.train_loader:
-        micro_step(accelerator, model, batch)
-        if not accelerator.sync_gradients:
-            continue
-        apply_update(accelerator, model, optimizer, dry.max_grad_norm, True)
-        scheduler.step()
+    times, started = [], time.perf_counter()
+    for _ in optimizer_steps(accelerator, model, optimizer, scheduler, setup.train_loader, _fresh_state(),
+                             total_steps=STEPS, max_grad_norm=dry.max_grad_norm, save_steps=None, save=lambda: None):
         if cuda:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
-        started, done = time.perf_counter(), done + 1
-        if done == STEPS:
-            break
+        started = time.perf_counter()
+    done = len(times)
     per_step = sum(times[1:]) / len(times[1:]) if len(times) > 1 else times[0]  # the first one warms up
     started = time.perf_counter()
     evaluate(model, setup.eval_set, accelerator, _post_cfg(dry), desc="dry-run eval")

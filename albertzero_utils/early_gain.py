@@ -151,11 +151,11 @@ def decide(runs: Runs, finals: Mapping[str, Mapping[int, Mapping[str, Any]]], ar
     """One re-init arm's calls: per co-primary metric (``calls``), the overall call with its reason, the
     final gain per metric (description), the diagnostics (computed, never deciding), and the headline's
     ``early_auc_gain``, ``final_gain`` and ``power``."""
-    calls, aucs = {}, {}
+    calls, aucs, ends = {}, {}, {}
     for metric in metrics:
         aucs[metric] = early_auc_gain(runs, arm, baseline, early_steps, metric, confidence)
         calls[metric] = metric_call(aucs[metric], claim_gain, confidence)
-        final = final_gain(finals, arm, baseline, metric, confidence)
+        final = ends[metric] = final_gain(finals, arm, baseline, metric, confidence)
         calls[metric]["final_gain"] = None if final is None else {
             **{k: final[k] for k in ("mean", "low", "high", "n", "eval_set")},
             "call": call_for(final["low"], final["high"], claim_gain),
@@ -168,7 +168,7 @@ def decide(runs: Runs, finals: Mapping[str, Mapping[int, Mapping[str, Any]]], ar
     headline = metrics[0]
     return {"call": call, "reason": reason, "calls": calls, "diagnostics": diagnostic,
             "early_auc_gain": aucs[headline], "power": power_line(aucs[headline], claim_gain),
-            "final_gain": final_gain(finals, arm, baseline, headline, confidence)}
+            "final_gain": ends[headline]}
 
 
 def _metric_sentence(metric: str, entry: Mapping[str, Any], arm: str, baseline: str) -> str:

@@ -23,12 +23,11 @@ from .locks import OutputLock
 from .plan import build_plan, register
 from .profiles import MAX_SEED, is_main_process
 from .results import BASELINE, is_finished, run_dir, summarize
+from .run_identity import CONTINUATION_FIELDS
 
 DEFAULT_ARMS = "baseline,reinit"
-#: config.json fields that may differ between a run and its continuation without changing its result
-#: (`seeds` is the sweep's seed list: adding a seed later must not invalidate the finished runs).
-IGNORED_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
-                            "duration_source", "allow_resume_change"})
+#: config.json fields that may differ between a run and its continuation (run_identity's one list).
+IGNORED_FIELDS = CONTINUATION_FIELDS
 #: An arm name is a directory of the comparison: no '/', not '.', '..' or hidden, not empty.
 _ARM_NAME = re.compile(r"^(?!\.)[A-Za-z0-9_.+=-]+$")
 

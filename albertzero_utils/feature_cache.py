@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .fileio import sha256_of, write_json_atomic
+from .fileio import sha256_matches, sha256_of, write_json_atomic
 
 
 def _record_path(cache: Path) -> Path:
@@ -26,9 +26,10 @@ def drop_bad_cache(cache: Path) -> None:
         record.unlink(missing_ok=True)
         return
     try:
-        if json.loads(record.read_text(encoding="utf-8")) == _file_check(cache):
+        expected = json.loads(record.read_text(encoding="utf-8"))
+        if sha256_matches(cache, expected["sha256"], size=expected["size"]):  # the size first: no hash needed
             return
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError, KeyError):
         pass
     cache.unlink(missing_ok=True)
     record.unlink(missing_ok=True)

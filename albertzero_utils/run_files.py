@@ -33,6 +33,7 @@ class OutputDir:
         self.path = Path(path).expanduser()
         self.main = main
         self.aside: Path | None = None  # what this start replaced, kept until the new run has started
+        self.created = False  # whether this start made the directory (removed again if nothing was written)
         self.lock = OutputLock(self.path)
 
     def check_apart_from(self, model_dir: str | os.PathLike, flag: str = "--model") -> None:
@@ -49,6 +50,7 @@ class OutputDir:
     def check_writable(self) -> None:
         """Create the directory and write a probe file, so a bad --output-dir fails before any training."""
         probe = self.path / f".write-test-{os.getpid()}"
+        self.created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             probe.write_text("ok", encoding="utf-8")
@@ -71,12 +73,11 @@ class OutputDir:
             raise CheckpointError(f"--resume-from-checkpoint {directory}: not a usable checkpoint ({problem})")
         return directory
 
-    def claim(self, resume: str | None, overwrite: bool, say: Callable[[str], None], *,
-              lock: bool = True) -> Path | None:
+    def claim(self, resume: str | None, overwrite: bool, say: Callable[[str], None]) -> Path | None:
         """Check the directory is writable, take its lock (main process; :meth:`release` drops it) and find the
         checkpoint to resume from; refuse to mix two runs. Nothing is moved or deleted yet."""
         self.check_writable()
-        if self.main and lock:
+        if self.main:
             self.lock.acquire()
             if self.lock.stale_pid is not None:
                 say(f"{self.lock.path}: a stale lock of pid {self.lock.stale_pid} (no longer running) was taken over")
@@ -89,7 +90,12 @@ class OutputDir:
         return resume_dir
 
     def release(self) -> None:
+        """Drop the lock; a directory this start made and nothing was written to (its inputs were refused) goes."""
         self.lock.release()
+        if self.main and self.created and self.path.is_dir() and \
+                {p.name for p in self.path.iterdir()} <= {self.lock.path.name}:
+            self.lock.path.unlink(missing_ok=True)
+            self.path.rmdir()
 
     def existing_artifacts(self) -> list[str]:
         """Names of run files already present (a non-empty metrics.jsonl, checkpoints, final/, ...)."""
@@ -141,13 +147,11 @@ class OutputDir:
         self.aside = None
 
     def discard_aside(self) -> None:
-        """The new run has started cleanly: delete what it replaced (checkpoints manifest first)."""
+        """The new run has started cleanly: delete what it replaced (truncated first, as every pruned checkpoint:
+        nothing large is left in Google Drive's trash)."""
         if self.aside is None:
             return
-        for moved in self.aside.iterdir():
-            if moved.is_dir() and moved.name.startswith("checkpoints__"):
-                checkpoint.remove_checkpoint(moved)
-        shutil.rmtree(self.aside, ignore_errors=True)
+        checkpoint.delete_tree(self.aside)
         self.aside = None
 
     def write_json(self, name: str, obj: Any) -> None:

@@ -9,7 +9,6 @@ batch only, not on how it is split over processes and micro-batches.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -21,12 +20,15 @@ from .errors import CheckpointError, ConfigError
 from .fileio import sha256_of
 
 IDENTITY_FILE = "run_identity.json"
-#: Settings that may differ between a run and its continuation: where and how it runs, not what it computes
-#: (precision and the process count are checked on their own, below).
-NOT_IDENTITY = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
-                          "duration_source", "allow_resume_change", "mixed_precision", "cpu", "require_gpu",
-                          "micro_batch_size", "eval_batch_size", "gradient_checkpointing", "save_steps",
-                          "save_total_limit", "profile"})
+#: config.json fields that may differ between a run and its continuation without changing its result
+#: (`seeds` is a sweep's seed list: adding a seed later must not invalidate the finished runs).
+CONTINUATION_FIELDS = frozenset({"resume_from_checkpoint", "output_dir", "overwrite_output_dir", "seeds",
+                                 "duration_source", "allow_resume_change"})
+#: Settings outside a run's identity: those, and where and how it runs, not what it computes (precision and
+#: the process count are checked on their own, below).
+NOT_IDENTITY = CONTINUATION_FIELDS | {"mixed_precision", "cpu", "require_gpu", "micro_batch_size",
+                                      "eval_batch_size", "gradient_checkpointing", "save_steps",
+                                      "save_total_limit", "profile"}
 #: What --allow-resume-change may allow.
 CHANGES = ("precision", "processes")
 
@@ -57,7 +59,6 @@ def run_identity(settings: Mapping[str, Any], *, precision: str, batches: Mappin
         "reinit": list(settings.get("reinit") or ()),
         "seed": settings["seed"],
         "settings": kept,
-        "config_sha256": hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest(),
         "precision": precision,
         "num_processes": batches["num_processes"],
         "global_batch_size": batches["global_batch_size"],
@@ -133,8 +134,3 @@ def resume_batch_in_epoch(state: Mapping[str, Any], saved: Mapping[str, Any] | N
     if old == new:
         return position
     return min(math.ceil(position * old / new), loader_length)
-
-
-def write_identity(directory: str | os.PathLike, identity: Mapping[str, Any]) -> None:
-    """Write the identity into a checkpoint being assembled (the manifest, written after it, covers it)."""
-    (Path(directory) / IDENTITY_FILE).write_text(json.dumps(identity, indent=1), encoding="utf-8")

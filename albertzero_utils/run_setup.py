@@ -167,12 +167,10 @@ def micro_batch_limit(cfg: TrainConfig, num_processes: int, *, free_bytes: int |
     (`free_bytes` replaces the measured free memory, for tests) and the model's config."""
     if cfg.micro_batch_size != "auto":
         return cfg.micro_batch_size
-    from transformers import AutoConfig
-
     share = max(1, cfg.global_batch_size // num_processes)
     cuda = not cfg.cpu and torch.cuda.is_available()
     free = free_memory(cuda) if free_bytes is None else free_bytes
-    model_config = AutoConfig.from_pretrained(model_location(cfg.model))
+    model_config = load_model_config(model_location(cfg.model))  # one-line errors, no remote code
     if not cuda:  # the largest divisor of the share up to the cap that fits the RAM
         share_on_cpu = max(d for d in range(1, min(share, CPU_MICRO_BATCH_CAP) + 1) if share % d == 0)
         return min(share_on_cpu, pick_micro_batch(share, free, model_config, cfg.max_seq_length, "no"))
@@ -248,9 +246,8 @@ def prepare_run(cfg: TrainConfig, accelerator: Accelerator) -> RunSetup:
         changed, _ = changed_parameters(before, model)
         if not set(changed) <= set(names):  # a defect of reinit, never the user's
             raise RuntimeError(f"re-init changed tensors it does not name: {sorted(set(changed) - set(names))}")
-        others = [name for name in before if name not in names]  # every tensor the re-init does not name
-        reinit_check = {"reinit_changed": changed,
-                        "reinit_identical": f"{sum(name not in changed for name in others)} of {len(others)}"}
+        others = sum(name not in names for name in before)  # tensors the re-init does not name: unchanged (guard)
+        reinit_check = {"reinit_changed": changed, "reinit_identical": f"{others} of {others}"}
         del before
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)

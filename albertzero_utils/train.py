@@ -20,11 +20,11 @@ from tqdm import tqdm  # the text bar, which TQDM_DISABLE turns off (tqdm.auto's
 
 from . import checkpoint, paths, profiles, run_identity
 from .errors import TrainingDivergedError
-from .evaluation import eval_schedule, evaluate, quiet_unless
+from .evaluation import evaluate, quiet_unless
 from .postprocess import PostprocessConfig, Predictions
 from .profiles import TrainConfig
 from .run_files import MetricsLog, OutputDir, TensorBoard, run_info
-from .run_setup import RunSetup, derive_seed, make_accelerator, prepare_run, resolve_mixed_precision
+from .run_setup import RunSetup, make_accelerator, prepare_run, resolve_mixed_precision
 
 
 @dataclass
@@ -270,7 +270,7 @@ def _post_cfg(cfg: TrainConfig) -> PostprocessConfig:
 
 def _finish(cfg: TrainConfig, accelerator: Accelerator, setup: RunSetup, out: OutputDir, records: list[dict],
             resume_dir: Path | None, metrics: dict[str, float], predictions: Predictions | None,
-            say: Callable[[str], None], skipped_steps: int = 0) -> TrainResult:
+            say: Callable[[str], None], skipped_steps: int) -> TrainResult:
     """Final full-dev evaluation (if asked), ``final/``, predictions, and ``done.json`` written last."""
     covers_file = setup.sizes["eval_examples"] == setup.sizes["eval_examples_in_file"]
     evaluated_on = "full" if covers_file else "subset"  # a max_eval_samples >= the file's size keeps it all

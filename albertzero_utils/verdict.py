@@ -53,7 +53,8 @@ def call_words(call: str, low: float | None, high: float | None, claim_gain: flo
     return {
         "claim-supported": f"{call}: {span} excludes 0 (significant against 0 at the {1 - confidence:.0%} level) "
                            f"and contains the claimed {claim}",
-        "larger-than-claim": f"{call}: {span} lies wholly above the claimed {claim}",
+        "larger-than-claim": f"{call}: {span} excludes 0 (significant against 0 at the {1 - confidence:.0%} level) "
+                             f"and lies wholly above the claimed {claim}",
         "smaller-than-claim": f"{call}: {span} excludes 0 (significant against 0 at the {1 - confidence:.0%} "
                               f"level) but lies below the claimed {claim}, which it rules out",
         "claim-ruled-out": f"{call}: {span} does not exclude 0 (or lies below it) and lies below the claimed "

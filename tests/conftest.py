@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tmpfs():
+    """``mount(target, options) -> bool``: mount a tmpfs at `target` (root only; False where mounting is not
+    permitted). Everything mounted is unmounted when the test ends."""
+    mounted: list[Path] = []
+
+    def mount(target: Path, options: str) -> bool:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True)
+        if done.returncode == 0:
+            mounted.append(target)
+        return done.returncode == 0
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", str(target)], capture_output=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from albertzero_utils import factorisation, paths
+from albertzero_utils import factorisation, fileio, paths
 from albertzero_utils.cli import main
 from albertzero_utils.errors import CheckpointError
 from albertzero_utils.modeling import load_qa_model
@@ -68,7 +68,7 @@ def test_a_missing_package_is_one_line_saying_how_to_get_it(monkeypatch, capsys,
 @needs_minilm
 def test_installed_weights_pass_the_hash_and_the_package_is_not_imported() -> None:
     model_dir = paths.minilm_dir()
-    assert paths.sha256_of(model_dir / "model.safetensors") == paths.MINILM_SHA256
+    assert fileio.sha256_of(model_dir / "model.safetensors") == paths.MINILM_SHA256
     assert paths.model_location("minilm") == str(model_dir)
     assert paths.MINILM_PACKAGE not in sys.modules  # its __init__ (sentence-transformers) never ran
 

@@ -1,6 +1,7 @@
 """The exercises through the real nbgrader, as an instructor runs them: a course directory built from
 exercises/, `generate_assignment`, then `autograde` of the generated release (every notebook scores 0, every
-graded check fails with NotImplementedError and nothing else fails) and of the solutions (full marks)."""
+graded check fails with NotImplementedError and no other graded or locked cell
+fails; ungraded scratch cells may call the blanked function) and of the solutions (full marks)."""
 from __future__ import annotations
 
 import json
@@ -58,7 +59,7 @@ def test_autograded_release_scores_zero_and_solutions_full_marks(course) -> None
 
 
 @pytest.mark.parametrize("name", solution_names())
-def test_in_the_autograded_release_only_the_checks_fail(course, name: str) -> None:
+def test_in_the_autograded_release_only_the_checks_fail_among_graded_cells(course, name: str) -> None:
     root, _ = course
     nb = load(root / "autograded" / "blank" / exercises.ASSIGNMENT / f"{name}.ipynb")
     for index, cell in enumerate(nb["cells"]):

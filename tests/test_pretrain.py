@@ -21,6 +21,7 @@ from albertzero_utils.pretrain_data import (IGNORE_INDEX, PretrainingDataset, Se
 from albertzero_utils.errors import ConfigError, DataError
 
 SMALL = dict(max_steps=4, eval_steps=2, global_batch_size=4, eval_batch_size=16, max_seq_length=48, heldout_share=0.2)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # exact replays, and the small machine is shared
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +179,6 @@ def test_pretrain_cli_writes_metrics_and_a_final_model_that_train_accepts(tmp_pa
     assert model_card.main([str(tmp_path / "ft"), str(tmp_path / "nowhere")]) == 2  # a fine-tuning run
 
 def test_resume_from_a_checkpoint_replays_the_same_records(tmp_path, small_corpus) -> None:
-    torch.set_num_threads(1)
     cfg = dict(SMALL, corpus=str(small_corpus), save_steps=2)
     pretrain(PretrainConfig(**cfg, output_dir=str(tmp_path / "a")), log=lambda _: None)
     shutil.copytree(tmp_path / "a", tmp_path / "b")
@@ -250,7 +250,6 @@ def test_a_bad_start_never_costs_the_finished_run_and_one_writer_holds_the_direc
     was; a second pretraining on a directory another one holds is refused at once (issue 21)."""
     from albertzero_utils.locks import OutputLock
 
-    torch.set_num_threads(1)
     out = tmp_path / "pt"
     flags = ["--output-dir", str(out), "--max-steps", "2", "--eval-steps", "2", "--global-batch-size", "4",
              "--max-seq-length", "48", "--heldout-share", "0.2"]

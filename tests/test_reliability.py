@@ -258,16 +258,6 @@ def _can_write(directory: Path) -> bool:
         return False
 
 
-def _mount_tmpfs(target: Path, options: str) -> bool:
-    """Mount a tmpfs (root only); False where mounting is not permitted."""
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True)
-    return done.returncode == 0
-
-
-def _umount(target: Path) -> None:
-    subprocess.run(["umount", str(target)], capture_output=True)
-
-
 def _train_fails_before_training(output_dir: Path, capsys) -> str:
     """Run `albertzero train` into `output_dir`; return its one-line error (training must not have started)."""
     from albertzero_utils.cli import main
@@ -280,25 +270,21 @@ def _train_fails_before_training(output_dir: Path, capsys) -> str:
     return lines[0]
 
 
-def test_read_only_output_dir_is_refused_before_training(tmp_path, capsys) -> None:
+def test_read_only_output_dir_is_refused_before_training(tmp_path, capsys, tmpfs) -> None:
     """chmod 555 where it works; as root (chmod does not stop root) a read-only tmpfs, else /sys."""
     read_only = tmp_path / "ro"
     read_only.mkdir()
     read_only.chmod(0o555)
-    mounted = False
     try:
         if _can_write(read_only):  # running as root
             read_only.chmod(0o755)
-            mounted = _mount_tmpfs(read_only, "ro,size=64k")
-            if not mounted:
+            if not tmpfs(read_only, "ro,size=64k"):
                 read_only = Path("/sys/albertzero-read-only-test")
         assert not _can_write(read_only)
         message = _train_fails_before_training(read_only / "run", capsys)
         assert str(read_only) in message and "not writable" in message
     finally:
-        if mounted:
-            _umount(read_only)
-        if read_only.is_relative_to(tmp_path):
+        if read_only.is_relative_to(tmp_path) and not os.path.ismount(read_only):
             read_only.chmod(0o755)
 
 
@@ -316,24 +302,21 @@ def test_full_disk_is_refused_before_training_simulated(tmp_path, monkeypatch, c
     assert "not writable" in message and "No space left on device" in message
 
 
-def test_full_disk_is_refused_before_training_real_tmpfs(tmp_path, capsys) -> None:
+def test_full_disk_is_refused_before_training_real_tmpfs(tmp_path, capsys, tmpfs) -> None:
     """A real full filesystem: a 64 KiB tmpfs filled to the last byte (skipped where mounting is refused)."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    if not _mount_tmpfs(disk, "size=64k"):
+    if not tmpfs(disk, "size=64k"):
         pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        (disk / "run").mkdir()
-        with open(disk / "filler", "wb", buffering=0) as handle:
-            try:
-                while True:
-                    handle.write(b"\0" * 4096)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-        message = _train_fails_before_training(disk / "run", capsys)
-        assert "No space left on device" in message
-    finally:
-        _umount(disk)
+    (disk / "run").mkdir()
+    with open(disk / "filler", "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    message = _train_fails_before_training(disk / "run", capsys)
+    assert "No space left on device" in message
 
 
 # -------------------------------------------------------------------------------------------- network

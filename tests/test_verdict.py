@@ -61,8 +61,8 @@ def test_words_tie_significance_to_0_and_name_the_claim() -> None:
                               "inconclusive": (-1.0, 4.0)}.items():
         words = call_words(call, low, high, 2.0, 0.95)
         assert words.startswith(call) and "+2" in words
-        if "significant" in words:
-            assert "significant against 0" in words
+        assert ("significant against 0" in words) == (low > 0)  # said exactly when the interval excludes 0
+        assert "significant" not in words.replace("significant against 0", "")
     assert "rules out" in call_words("smaller-than-claim", 0.1, 0.7, 2.0, 0.95)  # +0.4 [0.1, 0.7] is no support
     assert "fewer than 2 seeds" in call_words("inconclusive", None, None, 2.0, 0.95)
 
